@@ -1,0 +1,106 @@
+"""fieldcheck: the Flask application factory."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from .config import is_default_secret, load_config
+from .db import configure_engine, engine_options, normalise_url, write_intent
+from .extensions import api as rest_api, db
+
+log = logging.getLogger("fieldcheck")
+
+READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, static_folder=None)
+    cfg = load_config(config)
+    cfg["SQLALCHEMY_DATABASE_URI"] = normalise_url(cfg["SQLALCHEMY_DATABASE_URI"])
+    cfg.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS",
+        engine_options(cfg["SQLALCHEMY_DATABASE_URI"], cfg["SQLITE_BUSY_TIMEOUT_S"]),
+    )
+    app.config.update(cfg)
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+
+    from . import models  # noqa: F401  (register the tables)
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine, cfg["SQLITE_BUSY_TIMEOUT_S"])
+
+    rest_api.init_app(app)
+    from .api import register_blueprints
+
+    register_blueprints(app, rest_api)
+    _register_security(app)
+    _register_request_hooks(app)
+    _register_error_handlers(app)
+
+    from .pwa_static import bp as pwa_bp
+
+    app.register_blueprint(pwa_bp)
+
+    from .cli import register_cli
+
+    register_cli(app)
+
+    if app.config["ENV"] == "production":
+        _refuse_unsafe_production(app)
+    return app
+
+
+def _refuse_unsafe_production(app: Flask) -> None:
+    """Production refuses to start on a default secret or while demo accounts exist."""
+    problems = []
+    if is_default_secret(app.config["SECRET_KEY"]):
+        problems.append("the secret key is a default or too short (set FIELDCHECK_SECRET_KEY to 32+ random characters)")
+    from .services.users import demo_accounts_exist
+
+    with app.app_context():
+        if demo_accounts_exist():
+            problems.append("demo accounts exist (this database was built by `fieldcheck demo`; start from `fieldcheck init --no-demo`)")
+    if problems:
+        raise RuntimeError("refusing to start in production: " + "; ".join(problems))
+
+
+def _register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def _intent():
+        # Reads begin DEFERRED on SQLite; everything else takes the write lock at BEGIN.
+        g._write_token = write_intent.set(request.method not in READ_METHODS)
+
+    @app.teardown_request
+    def _reset(_exc):
+        token = g.pop("_write_token", None)
+        if token is not None:
+            write_intent.reset(token)
+
+
+def _register_security(app: Flask) -> None:
+    @app.after_request
+    def _headers(resp):
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+            "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+        )
+        return resp
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(Exception)
+    def _unexpected(err):
+        """An unexpected error is logged and answered in the API's error shape."""
+        if isinstance(err, HTTPException):
+            return rest_api.handle_http_exception(err)
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        return rest_api.handle_http_exception(InternalServerError())

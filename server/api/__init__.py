@@ -1,0 +1,14 @@
+"""API blueprints: thin (validate with a schema, call a service, answer)."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask, api) -> None:
+    from . import audit, auth, health, parks, sites
+
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "token from POST /api/auth/token"}
+    )
+    for module in (health, auth, audit, parks, sites):
+        api.register_blueprint(module.blp, url_prefix="/api")

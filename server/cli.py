@@ -1,0 +1,310 @@
+"""The `fieldcheck` command: init, demo, run, serve, scheduler, users, audit-verify."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+
+def _app():
+    from . import create_app
+
+    return create_app()
+
+
+def register_cli(app) -> None:
+    """Nothing extra under `flask`: the `fieldcheck` command is the one entry point."""
+
+
+def _is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _database_is_empty(app) -> bool:
+    from .extensions import db
+    from .models import Park, User
+
+    with app.app_context():
+        return (db.session.execute(sa.select(sa.func.count(Park.id))).scalar_one() == 0
+                and db.session.execute(sa.select(sa.func.count(User.id))).scalar_one() == 0)
+
+
+def _migrate(app) -> None:
+    from .migrate import upgrade
+
+    upgrade(app.config["SQLALCHEMY_DATABASE_URI"])
+
+
+def _load_demo(app, seed: int) -> dict:
+    from .extensions import db
+    from .services.demo import build_demo
+
+    with app.app_context():
+        summary = build_demo(seed=seed)
+        db.session.commit()
+        return summary
+
+
+def _print_logins() -> None:
+    from .services.demo import DEMO_LOGINS
+
+    click.echo("Demo logins (password for all: %s):" % DEMO_LOGINS[0][2])
+    for username, role, _password in DEMO_LOGINS:
+        click.echo(f"  {username:<14} {role}")
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="log at INFO level")
+def main(verbose: bool) -> None:
+    """fieldcheck: field inspection for development-park enforcement bureaus."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--no-demo", is_flag=True, help="a real bureau: an empty database and the first admin")
+@click.option("--admin", "admin_username", default="admin", show_default=True, help="the first admin's username")
+@click.option("--admin-name", default="系统管理员", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="read the admin's password from standard input")
+def init(no_demo: bool, admin_username: str, admin_name: str, password_stdin: bool) -> None:
+    """Create or migrate the database; load the demo city into a new one unless --no-demo."""
+    app = _app()
+    _migrate(app)
+    click.echo("database migrated to the newest schema")
+    empty = _database_is_empty(app)
+    if not no_demo:
+        if empty:
+            summary = _load_demo(app, seed=1)
+            click.echo(f"demo city loaded: {summary}")
+            _print_logins()
+        else:
+            click.echo("the database already holds data; no demo loaded")
+        return
+    from .extensions import db
+    from .models import User
+    from .services.users import UserError, create_user
+
+    with app.app_context():
+        if db.session.execute(sa.select(User.id).where(User.role == "admin")).first():
+            click.echo("an admin exists already; nothing to do")
+            return
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = click.prompt("password for the first admin", hide_input=True, confirmation_prompt=True)
+        try:
+            create_user(admin_username, admin_name, "admin", password)
+        except UserError as e:
+            raise click.ClickException(str(e)) from e
+        db.session.commit()
+    click.echo(f"first admin {admin_username!r} created")
+
+
+@main.command()
+@click.option("--seed", default=1, show_default=True, type=int, help="the same seed builds the same city")
+def demo(seed: int) -> None:
+    """Build the demo city (into an empty database only)."""
+    app = _app()
+    _migrate(app)
+    if not _database_is_empty(app):
+        raise click.ClickException("the database already holds data; the demo loads only into an empty database")
+    summary = _load_demo(app, seed)
+    click.echo(f"demo city loaded: {summary}")
+    _print_logins()
+
+
+@main.command()
+@click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="HOST or 127.0.0.1")
+@click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), type=int, show_default="PORT or 5000")
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the API and the PWA with gunicorn."""
+    os.execvp(sys.executable, _gunicorn_argv(host, port, workers))
+
+
+def _gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
+    return [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"{host}:{port}",
+            "--access-logfile", "-", "--graceful-timeout", "10", "server:create_app()"]
+
+
+@main.command()
+def scheduler() -> None:
+    """Run the job scheduler (one per database; a second one waits)."""
+    from .jobs import run_scheduler
+
+    logging.getLogger().setLevel(logging.INFO)
+    run_scheduler(_app())
+
+
+@main.command()
+@click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"))
+@click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), type=int)
+def run(host: str, port: int) -> None:
+    """`make run`: set up the database (with the demo city if it is new and embedded),
+    then start gunicorn (2 workers) and the scheduler; Ctrl-C stops both."""
+    app = _app()
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    created = False
+    if _is_sqlite(url):
+        created = not Path(make_url(url).database).exists() or _database_is_empty(app)
+    _migrate(app)
+    if created:
+        summary = _load_demo(app, seed=1)
+        click.echo(f"created {make_url(url).database} with the demo city: {summary}")
+    procs = [
+        subprocess.Popen(_gunicorn_argv(host, port, 2)),
+        subprocess.Popen([sys.executable, "-m", "server.cli", "scheduler"]),
+    ]
+    shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+    click.echo(f"\nfieldcheck is running at http://{shown_host}:{port}/  (API docs: /api/docs)")
+    if created or _has_demo(app):
+        _print_logins()
+    click.echo("Ctrl-C stops the server and the scheduler.")
+
+    def stop(*_):
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+        for p in procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    code = max((p.returncode or 0) for p in procs)
+    sys.exit(code if code > 0 else 0)
+
+
+def _has_demo(app) -> bool:
+    from .services.users import demo_accounts_exist
+
+    with app.app_context():
+        return demo_accounts_exist()
+
+
+@main.command("audit-verify")
+def audit_verify() -> None:
+    """Walk the audit hash chain; exit 1 and name the first broken entry if any."""
+    from .services.audit import verify_chain
+
+    app = _app()
+    with app.app_context():
+        result = verify_chain()
+    if result["ok"]:
+        click.echo(f"audit chain intact: {result['entries']} entries verified")
+        return
+    brk = result["first_broken"]
+    click.echo(f"audit chain BROKEN at entry {brk['id']}: {brk['reason']} "
+               f"({result['verified']} entries before it verified)", err=True)
+    sys.exit(1)
+
+
+@main.group()
+def users() -> None:
+    """Create, list, disable, enable and reset users."""
+
+
+def _user_action(fn):
+    from .extensions import db
+    from .services.users import UserError
+
+    app = _app()
+    with app.app_context():
+        try:
+            result = fn()
+        except UserError as e:
+            db.session.rollback()
+            raise click.ClickException(str(e)) from e
+        db.session.commit()
+        return result
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("password", hide_input=True, confirmation_prompt=True)
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--name", required=True)
+@click.option("--role", required=True, type=click.Choice(["inspector", "supervisor", "legal_reviewer", "scheduler", "admin"]))
+@click.option("--park", "parks", multiple=True, help="park code; repeat for several")
+@click.option("--certificate-no")
+@click.option("--certificate-expires", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--certified-domain", "domains", multiple=True)
+@click.option("--auxiliary", is_flag=True)
+@click.option("--password-stdin", is_flag=True)
+def users_create(username, name, role, parks, certificate_no, certificate_expires, domains, auxiliary, password_stdin):
+    """Create a user (the password is asked for, never printed)."""
+    from .services.users import create_user
+
+    password = _read_password(password_stdin)
+    _user_action(lambda: create_user(
+        username, name, role, password, list(parks), certificate_no=certificate_no,
+        certificate_expires=certificate_expires.date() if certificate_expires else None,
+        certified_domains=list(domains), auxiliary=auxiliary))
+    click.echo(f"user {username!r} created")
+
+
+@users.command("disable")
+@click.argument("username")
+def users_disable(username):
+    """Disable a user and revoke their tokens."""
+    from .services.users import set_active
+
+    _user_action(lambda: set_active(username, False))
+    click.echo(f"user {username!r} disabled; their tokens are revoked")
+
+
+@users.command("enable")
+@click.argument("username")
+def users_enable(username):
+    from .services.users import set_active
+
+    _user_action(lambda: set_active(username, True))
+    click.echo(f"user {username!r} enabled")
+
+
+@users.command("reset")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True)
+def users_reset(username, password_stdin):
+    """Set a new password and revoke the user's tokens."""
+    from .services.users import reset_password
+
+    password = _read_password(password_stdin)
+    _user_action(lambda: reset_password(username, password))
+    click.echo(f"password of {username!r} reset; their tokens are revoked")
+
+
+@users.command("list")
+def users_list():
+    from .extensions import db
+    from .models import User
+
+    app = _app()
+    with app.app_context():
+        for u in db.session.execute(sa.select(User).order_by(User.username)).scalars():
+            state = "active" if u.active else "disabled"
+            click.echo(f"{u.username:<16} {u.role:<15} {state:<9} parks={','.join(p.code for p in u.parks)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Settings from FIELDCHECK_* environment variables, with embedded defaults.
+
+The data dir holds the embedded database, the photos and the secret key, so that
+one folder is the whole state of a one-machine install.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+DEFAULT_SECRET_MARKERS = {"", "dev", "change-me", "changeme", "secret"}
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"FIELDCHECK_{name}", default)
+
+
+def _load_or_create_secret(data_dir: Path) -> str:
+    """A random secret made once per data dir and kept there (mode 600)."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    os.replace(tmp, path)  # two workers starting at once keep one key
+    return path.read_text().strip()
+
+
+def load_config(overrides: dict | None = None) -> dict:
+    overrides = dict(overrides or {})
+    data_dir = Path(overrides.pop("DATA_DIR", None) or _env("DATA_DIR", "instance")).resolve()
+    db_url = overrides.pop("DATABASE_URL", None) or _env("DATABASE_URL") or f"sqlite:///{data_dir / 'fieldcheck.db'}"
+    secret = overrides.pop("SECRET_KEY", None) or _env("SECRET_KEY") or _load_or_create_secret(data_dir)
+    cfg = {
+        "ENV": _env("ENV", "development"),
+        "DATA_DIR": str(data_dir),
+        "PHOTO_DIR": _env("PHOTO_DIR", str(data_dir / "photos")),
+        "SECRET_KEY": secret,
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        "TIMEZONE": _env("TIMEZONE", "Asia/Shanghai"),
+        "TOKEN_TTL_HOURS": int(_env("TOKEN_TTL_HOURS", "12")),
+        # Failed logins inside the window before 429: per username and per client address.
+        "LOGIN_WINDOW_S": int(_env("LOGIN_WINDOW_S", "900")),
+        "LOGIN_MAX_PER_USER": int(_env("LOGIN_MAX_PER_USER", "5")),
+        "LOGIN_MAX_PER_ADDR": int(_env("LOGIN_MAX_PER_ADDR", "30")),
+        "MAX_CONTENT_LENGTH": int(_env("MAX_BODY_BYTES", str(25 * 1024 * 1024))),
+        "SQLITE_BUSY_TIMEOUT_S": float(_env("SQLITE_BUSY_TIMEOUT_S", "30")),
+        # flask-smorest / OpenAPI
+        "API_TITLE": "fieldcheck",
+        "API_VERSION": "0.1.0",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": None,  # set below only when a local copy exists
+        "JSON_SORT_KEYS": False,
+    }
+    cfg.update(overrides)
+    return cfg
+
+
+def is_default_secret(secret: str) -> bool:
+    return secret.strip().lower() in DEFAULT_SECRET_MARKERS or len(secret) < 32

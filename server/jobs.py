@@ -1,0 +1,99 @@
+"""The scheduler process: APScheduler 3 in a process of its own (`fieldcheck scheduler`).
+
+Only one scheduler may run jobs against a database: on PostgreSQL a session-level
+advisory lock held on a dedicated connection (never a pooled one, where the lock
+would outlive its use), on SQLite an exclusive lock on a file beside the database.
+A second scheduler waits for the lock. Every job is idempotent and logs what it did.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+log = logging.getLogger("fieldcheck.jobs")
+
+SCHEDULER_LOCK_KEY = 0x6663736368  # "fcsch"
+
+
+@contextlib.contextmanager
+def single_scheduler(app, poll_s: float = 5.0):
+    """Hold the one-scheduler lock for the life of the block; wait while another holds it."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if url.startswith("postgresql"):
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        conn = engine.connect()
+        try:
+            while not conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": SCHEDULER_LOCK_KEY}).scalar():
+                conn.commit()
+                log.info("another scheduler holds the lock; waiting")
+                time.sleep(poll_s)
+            conn.commit()
+            yield
+        finally:
+            conn.close()  # closing the session releases the lock
+            engine.dispose()
+    else:
+        path = Path(app.config["DATA_DIR"]) / "scheduler.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    log.info("another scheduler holds %s; waiting", path)
+                    time.sleep(poll_s)
+            yield
+        finally:
+            os.close(fd)
+
+
+def _job(app, name, fn):
+    def run():
+        with app.app_context():
+            try:
+                result = fn()
+                log.info("job %s: %s", name, result)
+            except Exception:  # a failed run is logged and retried at the next tick
+                log.exception("job %s failed", name)
+                from .extensions import db
+
+                db.session.rollback()
+            finally:
+                from .extensions import db
+
+                db.session.remove()
+
+    return run
+
+
+def jobs(app) -> list[tuple[str, object, object]]:
+    """(name, trigger, function) for every scheduled job."""
+    from .services.auth import purge_expired
+    from .services.audit import verify_chain
+
+    tz = app.config["TIMEZONE"]
+    return [
+        ("purge-expired-logins", IntervalTrigger(hours=1, timezone=tz), purge_expired),
+        ("audit-verify", CronTrigger(hour=2, minute=30, timezone=tz), verify_chain),
+    ]
+
+
+def run_scheduler(app) -> None:
+    with single_scheduler(app):
+        sched = BlockingScheduler(timezone=app.config["TIMEZONE"])
+        for name, trigger, fn in jobs(app):
+            sched.add_job(_job(app, name, fn), trigger, id=name, name=name, coalesce=True,
+                          max_instances=1, misfire_grace_time=3600)
+        log.info("scheduler started with %d jobs", len(sched.get_jobs()))
+        sched.start()

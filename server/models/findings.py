@@ -1,0 +1,92 @@
+"""Findings (a problem found on a visit, with every classifier input and its tier) and photos."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .types import UTCDateTime, choice, point, utcnow
+from .vocab import DOMAINS, FINDING_STATUSES, HARMS, PHOTO_STATUSES, SEVERITIES, TIERS, TOLERANCE_PATHS
+
+
+class Finding(db.Model):
+    __tablename__ = "findings"
+    __table_args__ = (
+        # The repeat look-up (DOMAIN.md section 2): same type, same enterprise, in a window.
+        sa.Index("ix_findings_site_type_discovered", "site_id", "violation_type_id", "discovered_at"),
+        sa.Index("ix_findings_status_final_tier", "status", "final_tier"),
+        sa.Index("ix_findings_park_status", "park_id", "status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    visit_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("visits.id"), index=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"))
+    park_id: Mapped[int] = mapped_column(sa.ForeignKey("parks.id"))  # denormalised for the queue's scope
+    item_code: Mapped[str | None] = mapped_column(sa.String(40))
+    violation_type_id: Mapped[int | None] = mapped_column(sa.ForeignKey("violation_types.id"))
+    domain: Mapped[str] = mapped_column(choice(*DOMAINS, name="domain"))
+    discovered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # Classifier inputs (DOMAIN.md section 3), as observed.
+    severity: Mapped[str] = mapped_column(choice(*SEVERITIES, name="severity"))
+    harm: Mapped[str] = mapped_column(choice(*HARMS, name="harm"), default="none")
+    intentional: Mapped[bool] = mapped_column(default=False)
+    obstruction: Mapped[bool] = mapped_column(default=False)
+    suspected_crime: Mapped[bool] = mapped_column(default=False)
+    no_fault_proven: Mapped[bool] = mapped_column(default=False)
+    corrected_on_spot: Mapped[bool] = mapped_column(default=False)
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    # Classifier inputs the server looked up when the finding arrived, kept as evidence.
+    repeats: Mapped[int] = mapped_column(default=0)
+    earlier_tolerance_closed: Mapped[bool] = mapped_column(default=False)
+    earlier_order_failed: Mapped[bool] = mapped_column(default=False)
+    # Classification: the suggestion is never recomputed; the final tier changes only
+    # by escalation (upward, automatic) or a supervisor's reasoned decision.
+    suggested_tier: Mapped[str] = mapped_column(choice(*TIERS, name="suggested_tier"))
+    final_tier: Mapped[str] = mapped_column(choice(*TIERS, name="final_tier"))
+    rule_id: Mapped[str] = mapped_column(sa.String(8))
+    flags: Mapped[list] = mapped_column(sa.JSON, default=list)
+    tolerance_path: Mapped[str] = mapped_column(choice(*TOLERANCE_PATHS, name="tolerance_path"), default="none")
+    explanation_zh: Mapped[str] = mapped_column(sa.Text, default="")
+    explanation_en: Mapped[str] = mapped_column(sa.Text, default="")
+    policy_version: Mapped[int] = mapped_column(sa.ForeignKey("policy_versions.version"))
+    correction_deadline: Mapped[dt.date | None] = mapped_column(sa.Date)
+    tier_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    status: Mapped[str] = mapped_column(choice(*FINDING_STATUSES, name="finding_status"), default="open")
+    next_deadline: Mapped[dt.date | None] = mapped_column(sa.Date, index=True)
+    photos_waiting: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    photos: Mapped[list["Photo"]] = relationship(back_populates="finding")
+
+
+class Photo(db.Model):
+    """A photo's metadata. The original bytes are kept as uploaded, under their SHA-256;
+    thumbnails and display copies are derived and never replace them."""
+
+    __tablename__ = "photos"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    finding_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("findings.id"), index=True)
+    visit_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("visits.id"), index=True)
+    status: Mapped[str] = mapped_column(choice(*PHOTO_STATUSES, name="photo_status"), default="waiting")
+    purpose: Mapped[str] = mapped_column(sa.String(80), default="")  # what it is meant to prove
+    sha256: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    content_type: Mapped[str | None] = mapped_column(sa.String(40))
+    size_bytes: Mapped[int | None] = mapped_column(sa.Integer)
+    width: Mapped[int | None] = mapped_column(sa.Integer)
+    height: Mapped[int | None] = mapped_column(sa.Integer)
+    captured_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # the device's clock
+    received_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # the server's clock
+    fix = mapped_column(point(), nullable=True)
+    fix_accuracy_m: Mapped[float | None] = mapped_column(sa.Float)
+    exif_lon: Mapped[float | None] = mapped_column(sa.Float)
+    exif_lat: Mapped[float | None] = mapped_column(sa.Float)
+    exif_captured_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    uploaded_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    finding: Mapped[Finding | None] = relationship(back_populates="photos")

@@ -1,0 +1,60 @@
+"""Appending to and verifying the audit chain.
+
+Appends are serialised so the chain never forks: on SQLite every write transaction
+already holds the database's write lock from BEGIN IMMEDIATE; on PostgreSQL a
+transaction-level advisory lock is taken before the last hash is read.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ..domain.audit_chain import GENESIS, Break, entry_hash, verify
+from ..extensions import db
+from ..models import AuditEntry
+from ..models.types import utcnow
+
+AUDIT_LOCK_KEY = 0x6669656C64  # "field"
+
+
+def record(action: str, entity_type: str, entity_id, summary: dict | None = None, actor_id: int | None = None) -> AuditEntry:
+    """Append an entry inside the caller's transaction (committed with the change it describes)."""
+    session = db.session
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
+    prev = session.execute(sa.select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).scalar()
+    prev = prev or GENESIS
+    at = utcnow()
+    summary = summary or {}
+    entry = AuditEntry(
+        at=at, actor_id=actor_id, action=action, entity_type=entity_type, entity_id=str(entity_id),
+        summary=summary, prev_hash=prev,
+        hash=entry_hash(prev, at, actor_id, action, entity_type, str(entity_id), summary),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def verify_chain() -> dict:
+    """Walk the whole chain; answer the count verified and the first broken entry."""
+    rows = db.session.execute(
+        sa.select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=2000)
+    ).scalars()
+    count, brk = verify(rows)
+    total = db.session.execute(sa.select(sa.func.count(AuditEntry.id))).scalar_one()
+    return {
+        "ok": brk is None,
+        "entries": total,
+        "verified": count,
+        "first_broken": None if brk is None else {"id": brk.entry_id, "reason": brk.reason},
+    }
+
+
+def history(entity_type: str, entity_id) -> list[AuditEntry]:
+    return list(db.session.execute(
+        sa.select(AuditEntry).where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == str(entity_id))
+        .order_by(AuditEntry.id)
+    ).scalars())
+
+
+__all__ = ["record", "verify_chain", "history", "Break"]
