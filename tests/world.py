@@ -22,7 +22,7 @@ PARKS = {
 }
 SITES = [
     # park, name, credit code, lon, lat, risk, hazchem
-    ("EDZ", "仪征市恒达机械有限公司", "91321081MA1XK4LL3B", 119.160, 32.260, "medium", False),
+    ("EDZ", "仪征市恒达机械有限公司", "91321081MA1XK4LL3A", 119.160, 32.260, "medium", False),
     ("EDZ", "仪征市江海包装有限公司", None, 119.170, 32.265, "low", False),
     ("EDZ", "扬州润泽电子科技有限公司", None, 119.180, 32.270, "high", False),
     ("CHEM", "仪征市华瑞化工有限公司", None, 119.210, 32.260, "very_high", True),
