@@ -34,6 +34,7 @@ def _load_or_create_secret(data_dir: Path) -> str:
 def load_config(overrides: dict | None = None) -> dict:
     overrides = dict(overrides or {})
     data_dir = Path(overrides.pop("DATA_DIR", None) or _env("DATA_DIR", "instance")).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)  # the embedded database and photos live here
     db_url = overrides.pop("DATABASE_URL", None) or _env("DATABASE_URL") or f"sqlite:///{data_dir / 'fieldcheck.db'}"
     secret = overrides.pop("SECRET_KEY", None) or _env("SECRET_KEY") or _load_or_create_secret(data_dir)
     cfg = {

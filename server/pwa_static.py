@@ -3,11 +3,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, send_from_directory
+from flask import Blueprint, send_from_directory
+from werkzeug.routing import PathConverter
 
 PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
 
 bp = Blueprint("pwa", __name__)
+
+
+class NotApiPath(PathConverter):
+    """Any path outside /api/, so that the API's own 404 and 405 (with Allow) stand."""
+
+    regex = r"(?!api(?:/|$))[^/].*?"
+
+
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("notapi", NotApiPath))
 
 
 def _leaflet_dir() -> Path:
@@ -28,10 +38,8 @@ def leaflet(filename: str):
     return send_from_directory(_leaflet_dir(), filename, max_age=86400)
 
 
-@bp.route("/<path:filename>")
+@bp.route("/<notapi:filename>")
 def static_file(filename: str):
-    if filename.startswith("api/"):
-        abort(404)
     resp = send_from_directory(PWA_DIR, filename, max_age=0)
     # The service worker decides what is cached on the phone; the browser revalidates.
     resp.headers["Cache-Control"] = "no-cache"

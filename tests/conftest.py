@@ -149,6 +149,21 @@ def app(db_url, tmp_path):
 
 
 @pytest.fixture
+def sqlite_app(templates, tmp_path):
+    """The app on the embedded engine only, for what only SQLite has (pragmas, file locks)."""
+    from server import create_app
+    from server.extensions import db
+
+    url = templates.copy("spatialite", tmp_path)
+    app = create_app({"DATABASE_URL": url, "DATA_DIR": str(tmp_path / "data"), "SECRET_KEY": TEST_SECRET,
+                      "TESTING": True})
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -1,0 +1,68 @@
+"""The audit trail: every write appends a hash-chained entry; tampering is found and named."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+
+def _entries(app):
+    from server.extensions import db
+    from server.models import AuditEntry
+
+    with app.app_context():
+        return db.session.execute(sa.select(AuditEntry).order_by(AuditEntry.id)).scalars().all()
+
+
+def test_intact_chain_verifies_through_the_api(client, auth, app):
+    auth.headers("insp1")  # a login appends an entry
+    r = client.get("/api/audit/verify", headers=auth.headers("admin1"))
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["ok"] is True and body["first_broken"] is None
+    assert body["entries"] == body["verified"] == len(_entries(app)) >= 10
+
+
+def test_edited_entry_is_named_by_api_and_cli(client, auth, app, db_url, monkeypatch, tmp_path):
+    headers = auth.headers("admin1")
+    victim = _entries(app)[3]
+    from server.extensions import db
+
+    with app.app_context():
+        db.session.execute(sa.text("UPDATE audit_entries SET action = 'user.delete' WHERE id = :i"), {"i": victim.id})
+        db.session.commit()
+    body = client.get("/api/audit/verify", headers=headers).get_json()
+    assert body["ok"] is False
+    assert body["first_broken"]["id"] == victim.id
+    assert "edited" in body["first_broken"]["reason"]
+    assert body["verified"] == 3
+
+    from server.cli import main
+
+    monkeypatch.setenv("FIELDCHECK_DATABASE_URL", db_url)
+    monkeypatch.setenv("FIELDCHECK_DATA_DIR", str(tmp_path / "cli"))
+    result = CliRunner().invoke(main, ["audit-verify"])
+    assert result.exit_code == 1
+    assert f"BROKEN at entry {victim.id}" in result.output
+
+
+def test_deleted_entry_breaks_the_chain_at_its_successor(client, auth, app):
+    entries = _entries(app)
+    from server.extensions import db
+
+    with app.app_context():
+        db.session.execute(sa.text("DELETE FROM audit_entries WHERE id = :i"), {"i": entries[2].id})
+        db.session.commit()
+    body = client.get("/api/audit/verify", headers=auth.headers("admin1")).get_json()
+    assert body["ok"] is False
+    assert body["first_broken"]["id"] == entries[3].id
+    assert "prev_hash" in body["first_broken"]["reason"]
+
+
+def test_cli_reports_an_intact_chain(app, db_url, monkeypatch, tmp_path):
+    from server.cli import main
+
+    monkeypatch.setenv("FIELDCHECK_DATABASE_URL", db_url)
+    monkeypatch.setenv("FIELDCHECK_DATA_DIR", str(tmp_path / "cli"))
+    result = CliRunner().invoke(main, ["audit-verify"])
+    assert result.exit_code == 0, result.output
+    assert "intact" in result.output
