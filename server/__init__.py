@@ -41,8 +41,10 @@ def create_app(config: dict | None = None) -> Flask:
     _register_request_hooks(app)
     _register_error_handlers(app)
 
+    from .api_docs import bp as docs_bp
     from .pwa_static import bp as pwa_bp
 
+    app.register_blueprint(docs_bp)
     app.register_blueprint(pwa_bp)
 
     from .cli import register_cli

@@ -58,8 +58,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "OPENAPI_VERSION": "3.0.3",
         "OPENAPI_URL_PREFIX": "/api",
         "OPENAPI_JSON_PATH": "openapi.json",
-        "OPENAPI_SWAGGER_UI_PATH": "docs",
-        "OPENAPI_SWAGGER_UI_URL": None,  # set below only when a local copy exists
+        # /api/docs is served by server/api_docs.py from the swagger-ui-bundle package
+        # (no CDN: the bureau's network may have none, and the CSP allows only our files).
         "JSON_SORT_KEYS": False,
     }
     cfg.update(overrides)
