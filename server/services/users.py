@@ -47,7 +47,10 @@ def check_password_strength(password: str) -> None:
 
 def create_user(username: str, name: str, role: str, password: str, park_codes: list[str] | None = None,
                 actor_id: int | None = None, is_demo: bool = False, check_strength: bool = True,
-                **fields) -> User:
+                password_hash: str | None = None, **fields) -> User:
+    """Create a user and audit it. `password_hash`, when given, must be hash_password(password):
+    Argon2 is deliberately slow, so a caller creating many users with one password (the demo
+    city) hashes it once and passes the hash."""
     if role not in ROLES:
         raise UserError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
     if check_strength:
@@ -60,7 +63,8 @@ def create_user(username: str, name: str, role: str, password: str, park_codes: 
         if park is None:
             raise UserError(f"no park with code {code!r}")
         parks.append(park)
-    user = User(username=username, name=name, role=role, password_hash=hash_password(password),
+    user = User(username=username, name=name, role=role,
+                password_hash=password_hash or hash_password(password),
                 is_demo=is_demo, parks=parks, **fields)
     db.session.add(user)
     db.session.flush()
