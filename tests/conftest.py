@@ -142,10 +142,27 @@ def app(db_url, tmp_path):
 
     app = create_app({"DATABASE_URL": db_url, "DATA_DIR": str(tmp_path / "data"), "SECRET_KEY": TEST_SECRET,
                       "TESTING": True})
+    server_errors = _watch_for_server_errors(app)
     yield app
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+    assert not server_errors, f"the server answered 5xx: {server_errors}"
+
+
+def _watch_for_server_errors(app) -> list:
+    """No input in any test may produce a 500: every test's app fails it if one does."""
+    from flask import request
+
+    seen: list = []
+
+    @app.after_request
+    def _record(resp):
+        if resp.status_code >= 500:
+            seen.append((request.method, request.path, resp.status_code, resp.get_data(as_text=True)[:300]))
+        return resp
+
+    return seen
 
 
 @pytest.fixture
