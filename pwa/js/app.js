@@ -1,0 +1,152 @@
+// The entry module: session, header, hash router, service worker.
+import { api, onUnauthorized, setToken } from "./api.js";
+import { h } from "./dom.js";
+import { lang, onLangChange, setLang, t } from "./i18n.js";
+import { store } from "./store.js";
+import * as homeScreen from "./screens/home.js";
+import * as loginScreen from "./screens/login.js";
+
+const ROUTES = { login: loginScreen, home: homeScreen };
+// The service worker's cache of API answers (sw.js names it too): emptied on log-out.
+const API_CACHE = "fieldcheck-api";
+
+const bar = document.getElementById("bar");
+const root = document.getElementById("app");
+
+const state = {
+  session: null, // { token, expires_at, user: { id, username, name, role, park_ids } }
+  offline: !navigator.onLine,
+  notice: null, // an i18n key shown on the login screen (why the user is there)
+  persistence: null, // the answer to navigator.storage.persist(), asked after login
+};
+let leaveScreen = null;
+
+function routeName() {
+  return location.hash.replace(/^#\/?/, "") || "home";
+}
+
+function go(name) {
+  if (routeName() === name) render();
+  else location.hash = `#/${name}`;
+}
+
+function setOffline(offline) {
+  state.offline = offline;
+  const badge = document.getElementById("offline-badge");
+  if (badge) badge.hidden = !offline;
+}
+
+function renderBar() {
+  const other = lang() === "zh-CN" ? "en" : "zh-CN";
+  bar.replaceChildren(
+    h("h1", { class: "bar-title", text: t("app.title") }),
+    h("span", {
+      id: "offline-badge", class: "badge badge-offline", role: "status", hidden: !state.offline,
+      title: t("badge.offline.title"), text: t("badge.offline"),
+    }),
+    h("button", {
+      id: "lang-switch", class: "bar-button", type: "button", lang: other,
+      "aria-label": t("lang.switch.label"), onclick: () => setLang(other), text: t("lang.switch"),
+    }),
+  );
+}
+
+function render() {
+  if (leaveScreen) leaveScreen();
+  leaveScreen = null;
+  document.title = t("app.title");
+  renderBar();
+  const name = ROUTES[routeName()] ? routeName() : "home";
+  if (!state.session && name !== "login") return go("login");
+  if (state.session && name === "login") return go("home");
+  root.replaceChildren();
+  leaveScreen = ROUTES[name].render(root, ctx) || null;
+  return undefined;
+}
+
+async function askPersistence() {
+  if (!navigator.storage || !navigator.storage.persist) return false;
+  try {
+    return (await navigator.storage.persisted()) || (await navigator.storage.persist());
+  } catch {
+    return false;
+  }
+}
+
+// Forget everything this user left on the phone (a later outbox keeps its own store, untouched).
+async function forget() {
+  state.session = null;
+  state.persistence = null;
+  setToken(null);
+  await store.clear("session");
+  await store.clear("data");
+  if ("caches" in window) await caches.delete(API_CACHE);
+}
+
+// What screens may use; they never reach into app state otherwise.
+const ctx = {
+  get session() {
+    return state.session;
+  },
+  get notice() {
+    return state.notice;
+  },
+  get offline() {
+    return state.offline;
+  },
+  setOffline,
+  go,
+  // Whether the browser keeps our storage. Asked right after login only (Firefox asks the
+  // user each time), read back without asking when the app starts already logged in.
+  persistence() {
+    if (!state.persistence) {
+      state.persistence = navigator.storage && navigator.storage.persisted
+        ? navigator.storage.persisted().catch(() => false) : Promise.resolve(false);
+    }
+    return state.persistence;
+  },
+  async signIn({ token, expires_at: expiresAt, user }) {
+    state.session = { token, expires_at: expiresAt, user };
+    state.notice = null;
+    setToken(token);
+    await store.put("session", state.session, "current");
+    state.persistence = askPersistence();
+    go("home");
+  },
+  async signOut() {
+    try {
+      await api.delete("/api/auth/token");
+    } catch {
+      // Offline or already revoked: the phone forgets the token all the same; it expires on the server.
+    }
+    await forget();
+    go("login");
+  },
+};
+
+async function boot() {
+  onUnauthorized(async () => {
+    if (!state.session) return;
+    await forget();
+    state.notice = "login.expired";
+    go("login");
+  });
+  try {
+    state.session = (await store.get("session", "current")) || null;
+  } catch {
+    state.session = null; // private mode without IndexedDB: the user logs in each time
+  }
+  // An expired token is not dropped here: offline in the field, the cached day stays usable,
+  // and the first answered call with it comes back 401 and leads to the login.
+  setToken(state.session && state.session.token);
+  window.addEventListener("hashchange", render);
+  window.addEventListener("online", () => setOffline(false));
+  window.addEventListener("offline", () => setOffline(true));
+  onLangChange(render);
+  render();
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/sw.js").catch((err) => console.warn("service worker not registered", err));
+  }
+}
+
+boot();

@@ -1,0 +1,86 @@
+// fieldcheck's service worker, by hand. The app shell is cached whole at install under a
+// versioned name and served from the cache; API reads go to the network first and fall back
+// to their last good answer when offline; nothing but GET is ever cached.
+//
+// VERSION must change whenever a file in SHELL changes, or phones keep the old shell:
+// tests/test_pwa_size.py checks that it carries the hash of the shell's contents.
+const VERSION = "fc-shell-c27324c604";
+const SHELL_CACHE = VERSION;
+const API_CACHE = "fieldcheck-api"; // app.js names it too, to empty it on log-out
+
+const SHELL = [
+  "/",
+  "/css/app.css",
+  "/js/app.js",
+  "/js/api.js",
+  "/js/dom.js",
+  "/js/i18n.js",
+  "/js/map.js",
+  "/js/store.js",
+  "/js/screens/home.js",
+  "/js/screens/login.js",
+  "/manifest.webmanifest",
+  "/icons/icon-192.png",
+  "/icons/icon-512.png",
+  "/vendor/leaflet/leaflet.js",
+  "/vendor/leaflet/leaflet.css",
+];
+
+self.addEventListener("install", (event) => {
+  // cache: "reload" so the shell comes from the server, not from the HTTP cache.
+  event.waitUntil(
+    caches.open(SHELL_CACHE)
+      .then((cache) => cache.addAll(SHELL.map((url) => new Request(url, { cache: "reload" }))))
+      .then(() => self.skipWaiting()),
+  );
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches.keys()
+      .then((names) => Promise.all(
+        names.filter((n) => n.startsWith("fc-shell-") && n !== SHELL_CACHE).map((n) => caches.delete(n)),
+      ))
+      .then(() => self.clients.claim()),
+  );
+});
+
+function marked(response, mark) {
+  const headers = new Headers(response.headers);
+  headers.set("X-Fieldcheck-Cache", mark);
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
+async function apiRead(request) {
+  try {
+    const response = await fetch(request);
+    // Log-in and log-out answers are never kept; a failed read does not replace a good one.
+    if (response.ok && !new URL(request.url).pathname.startsWith("/api/auth/")) {
+      const cache = await caches.open(API_CACHE);
+      await cache.put(request, response.clone());
+    }
+    return response;
+  } catch (err) {
+    const cached = await caches.match(request, { cacheName: API_CACHE, ignoreVary: true });
+    if (cached) return marked(cached, "fallback");
+    return marked(new Response(JSON.stringify({ code: 503, status: "Service Unavailable", message: "offline" }), {
+      status: 503, headers: { "Content-Type": "application/json" },
+    }), "miss");
+  }
+}
+
+async function shellRead(request) {
+  const cache = await caches.open(SHELL_CACHE);
+  // Every page of the app is the one index.html; the hash picks the screen.
+  const key = request.mode === "navigate" ? "/" : request;
+  const cached = await cache.match(key);
+  return cached || fetch(request);
+}
+
+self.addEventListener("fetch", (event) => {
+  const { request } = event;
+  const url = new URL(request.url);
+  if (request.method !== "GET" || url.origin !== self.location.origin) return;
+  if (url.pathname.startsWith("/api/")) event.respondWith(apiRead(request));
+  else event.respondWith(shellRead(request));
+});

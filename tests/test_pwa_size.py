@@ -1,0 +1,143 @@
+"""What a phone downloads on its first visit, and what the service worker keeps for offline.
+
+The first load without the map library stays under 150 KB gzipped (UI.md: "Small"); the
+service worker's shell holds every file of the app, and its cache name changes whenever
+one of them does (otherwise phones keep running the old app).
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+PWA = Path(__file__).resolve().parent.parent / "pwa"
+BUDGET = 150 * 1024
+
+# Static imports and re-exports; a dynamic import("...") is not part of the first load.
+IMPORT_RE = re.compile(r"""^\s*(?:import|export)\s+(?:[^"';]*?\s+from\s+)?["']([^"']+)["']""", re.M)
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.modules: list[str] = []
+        self.urls: list[str] = []  # stylesheets, manifest, icons: fetched by the page itself
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "script" and a.get("src"):
+            (self.modules if a.get("type") == "module" else self.urls).append(a["src"])
+        elif tag == "link" and a.get("href") and set((a.get("rel") or "").split()) & {
+                "stylesheet", "manifest", "icon", "apple-touch-icon", "modulepreload"}:
+            self.urls.append(a["href"])
+
+
+def _file(url: str) -> Path:
+    assert url.startswith("/"), f"{url}: the app names its files from the site root"
+    path = PWA / url.lstrip("/")
+    assert path.is_file(), f"{url} is referenced but pwa/{url.lstrip('/')} does not exist"
+    return path
+
+
+def _module_graph(entry: Path) -> list[Path]:
+    seen: list[Path] = []
+    todo = [entry]
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.append(module)
+        for spec in IMPORT_RE.findall(module.read_text(encoding="utf-8")):
+            assert spec.startswith((".", "/")), f"{module.name} imports {spec!r}: only relative or root paths work without a build step"
+            target = (module.parent / spec).resolve() if spec.startswith(".") else _file(spec)
+            assert target.is_file(), f"{module.relative_to(PWA)} imports {spec}, which does not exist"
+            todo.append(target)
+    return seen
+
+
+def first_visit_files() -> list[Path]:
+    """index.html, what it links, every module reachable by static imports, the manifest's icons."""
+    parser = _Links()
+    parser.feed((PWA / "index.html").read_text(encoding="utf-8"))
+    files = [PWA / "index.html"]
+    for url in parser.urls:
+        files.append(_file(url))
+        if url.endswith(".webmanifest"):
+            manifest = json.loads(_file(url).read_text(encoding="utf-8"))
+            files.extend(_file(icon["src"]) for icon in manifest["icons"])
+    assert parser.modules, "index.html loads no module"
+    for url in parser.modules:
+        files.extend(_module_graph(_file(url)))
+    return list(dict.fromkeys(p.resolve() for p in files))
+
+
+def _sw() -> str:
+    return (PWA / "sw.js").read_text(encoding="utf-8")
+
+
+def shell_urls() -> list[str]:
+    block = re.search(r"const SHELL = \[(.*?)\];", _sw(), re.S)
+    assert block, "sw.js has no SHELL list"
+    return re.findall(r'"([^"]+)"', block.group(1))
+
+
+def _shell_path(url: str) -> Path | None:
+    """The pwa/ file behind a shell URL; None for the vendored map library."""
+    if url.startswith("/vendor/"):
+        return None
+    return _file("/index.html" if url == "/" else url)
+
+
+def test_first_visit_is_under_budget_gzipped():
+    sizes = {p.relative_to(PWA).as_posix(): len(gzip.compress(p.read_bytes(), 9)) for p in first_visit_files()}
+    total = sum(sizes.values())
+    for name, size in sorted(sizes.items(), key=lambda kv: -kv[1]):
+        print(f"{size:>8} B  {name}")
+    print(f"first visit without Leaflet: {total} B gzipped = {total / 1024:.1f} KB of {BUDGET // 1024} KB")
+    # The entry module and both screens must be in the sum, or the parsing above is broken.
+    assert {"index.html", "js/app.js", "js/screens/login.js", "js/screens/home.js", "css/app.css",
+            "manifest.webmanifest", "icons/icon-512.png"} <= set(sizes)
+    assert total < BUDGET, f"the first visit downloads {total} B gzipped, over the {BUDGET} B budget"
+
+
+def test_the_shell_holds_every_file_of_the_app():
+    shell = {p.resolve() for url in shell_urls() if (p := _shell_path(url))}
+    app_files = {p.resolve() for p in PWA.rglob("*") if p.is_file() and p.name != "sw.js"}
+    missing = sorted(p.relative_to(PWA).as_posix() for p in app_files - shell)
+    assert not missing, f"sw.js's SHELL lacks {missing}: offline, the app would not find them"
+    assert "/vendor/leaflet/leaflet.js" in shell_urls() and "/vendor/leaflet/leaflet.css" in shell_urls()
+
+
+def shell_hash() -> str:
+    digest = hashlib.sha256()
+    for url in sorted(shell_urls()):
+        path = _shell_path(url)
+        if path is not None:
+            digest.update(url.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:10]
+
+
+def test_the_shell_cache_name_follows_its_contents():
+    version = re.search(r'const VERSION = "([^"]+)";', _sw())
+    assert version, "sw.js has no VERSION"
+    expected = f"fc-shell-{shell_hash()}"
+    assert version.group(1) == expected, (
+        f"a shell file changed: set `const VERSION = \"{expected}\";` in pwa/sw.js so phones fetch the new app")
+
+
+@pytest.mark.parametrize("url", ["/", "/js/app.js", "/css/app.css", "/manifest.webmanifest", "/sw.js"])
+def test_the_server_serves_the_shell(url):
+    from flask import Flask
+
+    from server.pwa_static import bp
+
+    app = Flask(__name__)
+    app.register_blueprint(bp)
+    r = app.test_client().get(url)
+    assert r.status_code == 200
+    assert r.headers["Cache-Control"] == "no-cache"
