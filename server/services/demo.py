@@ -6,8 +6,9 @@ Everything is drawn from `random.Random(seed)` over the fixed facts in
 `server/data/demo_city.json`, so one seed always builds the same city (`city_digest`
 of the plan equals `database_digest` of what was stored). The only dates that follow
 the clock are those that must stay meaningful whenever the demo is built: certificate
-expiries and leave, counted from `today` (default: the current date). Nothing else in
-the city depends on when it was built.
+expiries and leave, counted from `today` (default: today in Asia/Shanghai, the policy's
+time zone). Nothing else in the city depends on when it was built; the checklists'
+publication date is fixed and the calendar holds the years shipped in server/data.
 
 `plan_city` is pure (no database); `build_demo` stores a plan in the caller's
 transaction and never commits.
@@ -18,6 +19,7 @@ import datetime as dt
 import json
 import random
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import shapely
 import sqlalchemy as sa
@@ -165,9 +167,14 @@ def _phone(rng: random.Random, city: dict) -> str:
     return city["landline_prefix"] + "".join(rng.choice("0123456789") for _ in range(6))
 
 
+def _bureau_today() -> dt.date:
+    """Today in the bureau's time zone (the policy's default), whatever the server's clock zone."""
+    return dt.datetime.now(ZoneInfo(default_policy()["timezone"])).date()
+
+
 def plan_city(seed: int = 1, today: dt.date | None = None) -> dict:
     """The whole demo city as plain data, drawn from the seed (no database)."""
-    today = today or dt.date.today()
+    today = today or _bureau_today()
     rng = random.Random(seed)
     city = _load_json(CITY_FILE)
     region = city["region_code"]
@@ -238,7 +245,7 @@ def plan_city(seed: int = 1, today: dt.date | None = None) -> dict:
             enterprises.append({
                 "park": park["code"], "kind": "project_site", "name": name, "short": owner["short"],
                 "credit_code": None,
-                "address": f"江苏省仪征市{park['place']}{rng.choice(park['roads'])}与{rng.choice(park['roads'])}交叉口",
+                "address": "江苏省仪征市{}{}与{}交叉口".format(park["place"], *rng.sample(park["roads"], 2)),
                 "industry": "房屋建筑工程",
                 "lon": lon, "lat": lat,
                 "risk_grade": rng.choice(("medium", "high")), "credit_class": _weighted(rng, credit_weights),
