@@ -391,6 +391,17 @@ def test_the_table_agrees_with_domain_md_written_as_code(case):
     assert (result.rule_id, result.tier, result.tolerance_path, list(result.flags)) == domain_md(*case)
 
 
+def test_docs_list_every_rule_and_the_result_of_every_worked_example():
+    text = (Path(__file__).parent.parent / "docs" / "rules.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
+    assert all(rule_id in rows for rule_id in RULE_ORDER)
+    for vid in [f"W{i:02d}" for i in range(1, 13)]:
+        expect = BY_ID[vid]["expect"]
+        assert f"{expect['tier']} {expect['rule_id']}" in rows[vid], vid
+        for flag in expect["flags"]:
+            assert flag in rows[vid], vid
+
+
 def test_module_table_is_the_file_beside_it():
     assert c.RULES_PATH.name == "rules.json" and c.RULES_PATH.parent.name == "domain"
     assert RuleTable.load().data == RULES.data

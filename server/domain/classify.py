@@ -173,7 +173,8 @@ class RuleTable:
             if "when" in rule:
                 self._check_condition(rule["when"], f"rule {rid}")
             elif i != len(self.rules) - 1:
-                raise InvalidRules(f"rule {rid}: only the last rule may omit 'when' (the rules after it could never match)")
+                raise InvalidRules(f"rule {rid}: only the last rule may omit 'when' "
+                                   "(the rules after it could never match)")
             for name in rule.get("cite", []):
                 if name not in self.predicates or name not in self.labels.get("predicate", {}):
                     raise InvalidRules(f"rule {rid}: cites {name!r}, which is not a predicate with a label")
@@ -302,7 +303,8 @@ class RuleTable:
         excluded = values["excluded_domains"]
         if not isinstance(excluded, (list, tuple, set, frozenset)) or any(
                 d not in self.vocabularies["domains"] for d in excluded):
-            raise InvalidPolicy(f"excluded_domains must be a list of domains ({', '.join(self.vocabularies['domains'])})")
+            known = ", ".join(self.vocabularies["domains"])
+            raise InvalidPolicy(f"excluded_domains must be a list of domains ({known})")
         threshold = values["repeat_threshold"]
         if type(threshold) is not int or threshold < 1:
             raise InvalidPolicy("repeat_threshold must be a whole number of at least 1")
@@ -311,28 +313,28 @@ class RuleTable:
 
     # -- evaluation ----------------------------------------------------------------------
 
-    def test(self, cond: Any, facts: Mapping, policy: Mapping) -> bool:
+    def holds(self, cond: Any, facts: Mapping, policy: Mapping) -> bool:
         if isinstance(cond, str):
             spec = self.predicates[cond]
             if isinstance(spec, Mapping) and "fact" in spec:
                 return _compare(spec, facts, policy)
-            return self.test(spec, facts, policy)
+            return self.holds(spec, facts, policy)
         (key, value), = cond.items()
         if key == "all":
-            return all(self.test(c, facts, policy) for c in value)
+            return all(self.holds(c, facts, policy) for c in value)
         if key == "any":
-            return any(self.test(c, facts, policy) for c in value)
-        return not self.test(value, facts, policy)
+            return any(self.holds(c, facts, policy) for c in value)
+        return not self.holds(value, facts, policy)
 
     def classify(self, violation_type: ViolationTypeFacts | None, finding: FindingFacts,
                  history: History, policy: Mapping | None) -> Classification:
         facts = self.facts(violation_type, finding, history)
         knobs = self.policy_values(policy)
         for rule in self.rules:
-            if "when" in rule and not self.test(rule["when"], facts, knobs):
+            if "when" in rule and not self.holds(rule["when"], facts, knobs):
                 continue
-            outcome = next(o for o in rule["outcomes"] if "when" not in o or self.test(o["when"], facts, knobs))
-            cited = [name for name in rule.get("cite", []) if self.test(name, facts, knobs)]
+            outcome = next(o for o in rule["outcomes"] if "when" not in o or self.holds(o["when"], facts, knobs))
+            cited = [name for name in rule.get("cite", []) if self.holds(name, facts, knobs)]
             texts = [rule["explain"], outcome["explain"], *(self.flags[f]["explain"] for f in outcome["flags"])]
             zh, en = (self.data["joiner"][lang].join(self._render(t[lang], lang, facts, knobs, cited) for t in texts)
                       for lang in LANGUAGES)
