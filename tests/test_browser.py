@@ -217,6 +217,11 @@ def test_offline_reload_shows_home_from_cache(page, context):
     page.reload()
     page.wait_for_function("navigator.serviceWorker.controller !== null")
     expect(page.locator("#sites .site")).to_have_count(len(EDZ_SITES))
+    # Chromium's own verdict on the manifest, icons and service worker: installable (but for
+    # Playwright's context being incognito, which no phone is).
+    cdp = context.new_cdp_session(page)
+    errors = [e["errorId"] for e in cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]]
+    assert [e for e in errors if e != "in-incognito"] == []
 
     context.set_offline(True)
     page.reload()

@@ -2,7 +2,8 @@
 
 The first load without the map library stays under 150 KB gzipped (UI.md: "Small"); the
 service worker's shell holds every file of the app, and its cache name changes whenever
-one of them does (otherwise phones keep running the old app).
+one of them does (otherwise phones keep running the old app); every string the code asks
+for exists in both languages, and no Chinese text hides in code outside the i18n tables.
 """
 from __future__ import annotations
 
@@ -141,3 +142,53 @@ def test_the_server_serves_the_shell(url):
     r = app.test_client().get(url)
     assert r.status_code == 200
     assert r.headers["Cache-Control"] == "no-cache"
+
+
+def _tables() -> dict[str, set[str]]:
+    source = (PWA / "js" / "i18n.js").read_text(encoding="utf-8")
+    zh = re.search(r'"zh-CN": \{(.*?)\n  \},', source, re.S)
+    en = re.search(r"\n  en: \{(.*?)\n  \},", source, re.S)
+    assert zh and en, "i18n.js no longer has its two tables where this test looks for them"
+    key = re.compile(r'^\s+"([\w.]+)":', re.M)
+    return {"zh-CN": set(key.findall(zh.group(1))), "en": set(key.findall(en.group(1)))}
+
+
+def test_every_string_is_in_both_languages():
+    tables = _tables()
+    assert len(tables["zh-CN"]) > 20
+    assert tables["zh-CN"] == tables["en"], (
+        f"only in zh-CN: {sorted(tables['zh-CN'] - tables['en'])}; only in en: {sorted(tables['en'] - tables['zh-CN'])}")
+    used: dict[str, str] = {}
+    for module in (PWA / "js").rglob("*.js"):
+        source = module.read_text(encoding="utf-8")
+        # t("key"), ctx.notice = "key", and t(`prefix.${x}`) whose prefix must exist.
+        for k in re.findall(r"""\bt\(\s*["']([\w.]+)["']""", source):
+            used[k] = module.name
+        for k in re.findall(r'notice = "([\w.]+)"', source):
+            used[k] = module.name
+        for prefix in re.findall(r"\bt\(`([\w.]+\.)\$\{", source):
+            assert any(k.startswith(prefix) for k in tables["zh-CN"]), f"{module.name}: no string starts {prefix}"
+    missing = {k: m for k, m in used.items() if k not in tables["zh-CN"]}
+    assert not missing, f"strings asked for but absent from the tables: {missing}"
+    assert {"login.submit", "home.refresh", "badge.offline"} <= set(used)
+
+
+def test_the_dynamic_keys_cover_the_vocabularies():
+    from server.models.vocab import RISK_GRADES, ROLES
+
+    keys = _tables()["zh-CN"]
+    assert {f"role.{r}" for r in ROLES} <= keys
+    assert {f"risk.{g}" for g in RISK_GRADES} <= keys
+
+
+def test_no_chinese_outside_the_string_tables():
+    cjk = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+    offenders = []
+    for module in (PWA / "js").rglob("*.js"):
+        if module.name == "i18n.js":
+            continue
+        for n, line in enumerate(module.read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("//", 1)[0]
+            if cjk.search(code):
+                offenders.append(f"{module.relative_to(PWA)}:{n}: {line.strip()}")
+    assert not offenders, "user-visible text belongs in js/i18n.js:\n" + "\n".join(offenders)

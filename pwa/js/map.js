@@ -44,7 +44,13 @@ function popup(site) {
 // Draws into el; answers { focus(id), destroy() }. parks: GeoJSON; sites: [{ id, name, lon, lat, risk, key }].
 export async function drawMap(el, parks, sites) {
   const L = await loadLeaflet();
-  const map = L.map(el, { attributionControl: Boolean(TILES), zoomSnap: 0.25 });
+  const map = L.map(el, { attributionControl: Boolean(TILES), zoomControl: false, zoomSnap: 0.25 });
+  L.control.zoom({ zoomInTitle: t("map.zoom.in"), zoomOutTitle: t("map.zoom.out") }).addTo(map);
+  // Leaflet names its popup's close button in English; say it in the app's language.
+  map.on("popupopen", (e) => {
+    const close = e.popup.getElement().querySelector(".leaflet-popup-close-button");
+    if (close) close.setAttribute("aria-label", t("map.popup.close"));
+  });
   if (TILES) L.tileLayer(TILES, { attribution: TILES_ATTRIBUTION, maxZoom: 19 }).addTo(map);
   const parkLayer = L.geoJSON(parks, {
     style: { color: "#0b3d91", weight: 2, fillColor: "#0b3d91", fillOpacity: 0.08 },

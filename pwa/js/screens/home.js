@@ -87,9 +87,9 @@ export function render(root, ctx) {
         h("span", { class: `risk risk-${s.risk}`, text: t(`risk.${s.risk}`) })))));
   }
 
+  // The server answers only the user's own parks (every park for an admin).
   function showParks(parks) {
-    const mine = new Set(user.park_ids || []);
-    const own = parks.features.filter((f) => !mine.size || mine.has(f.id ?? f.properties.id));
+    const own = parks.features;
     if (!own.length) parkList.replaceChildren(h("li", { class: "muted", text: t("home.parks.none") }));
     else parkList.replaceChildren(...own.map((f) => h("li", { class: "chip", text: parkName(f.properties || {}) })));
   }
