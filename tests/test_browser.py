@@ -237,6 +237,7 @@ def test_offline_reload_shows_home_from_cache(page, context):
     page.click("#refresh")
     expect(page.locator("#refresh")).to_be_enabled()
     expect(page.locator("#sites .site")).to_have_count(len(EDZ_SITES))
+    expect(page.locator("#data-status")).to_contain_text("离线：显示")
 
     context.set_offline(False)
     page.click("#refresh")

@@ -4,7 +4,7 @@ import { api, describeError } from "../api.js";
 import { h } from "../dom.js";
 import { formatDate, formatDateTime, lang, t } from "../i18n.js";
 import { drawMap } from "../map.js";
-import { store } from "../store.js";
+import { store, transaction } from "../store.js";
 
 const PARKS = "/api/parks.geojson";
 const SITES = "/api/sites.geojson";
@@ -36,6 +36,8 @@ export function render(root, ctx) {
   let sites = [];
   let query = "";
   let keptAt = null; // when the data on screen was fetched
+  let shown = ""; // the data on screen, as JSON: an unchanged refresh leaves the map as the user left it
+  let drawing = Promise.resolve(); // map draws one after another, never two into one box
 
   const status = h("p", { id: "data-status", class: "muted", role: "status" });
   const warning = h("p", { id: "storage-warning", class: "warning", hidden: true, text: t("home.storage.refused") });
@@ -94,19 +96,26 @@ export function render(root, ctx) {
     else parkList.replaceChildren(...own.map((f) => h("li", { class: "chip", text: parkName(f.properties || {}) })));
   }
 
-  async function show(parks, siteCollection) {
+  function show(parks, siteCollection) {
+    const json = JSON.stringify([parks, siteCollection]);
+    if (json === shown) return drawing;
+    shown = json;
     showParks(parks);
     sites = siteCollection.features.map(toSite).sort(bySiteOrder);
     showList();
-    if (map) map.destroy();
-    map = null;
-    try {
-      const drawn = await drawMap(mapBox, parks, sites);
-      if (alive) map = drawn;
-      else drawn.destroy();
-    } catch {
-      mapBox.replaceChildren(h("p", { class: "muted", text: t("home.map.unavailable") }));
-    }
+    drawing = drawing.then(async () => {
+      if (map) map.destroy();
+      map = null;
+      if (!alive) return;
+      try {
+        const drawn = await drawMap(mapBox, parks, sites);
+        if (alive) map = drawn;
+        else drawn.destroy();
+      } catch {
+        mapBox.replaceChildren(h("p", { class: "muted", text: t("home.map.unavailable") }));
+      }
+    });
+    return drawing;
   }
 
   function showOffline() {
@@ -120,16 +129,17 @@ export function render(root, ctx) {
       const [parks, siteAnswer] = await Promise.all([api.get(PARKS), api.get(SITES)]);
       if (!alive) return;
       if (parks.stale || siteAnswer.stale) {
-        // The service worker answered from its cache: what the phone already shows, or better than nothing.
+        // The service worker answered from its cache: no newer than what the phone already shows.
         ctx.setOffline(true);
         showOffline();
-        if (!sites.length) await show(parks.data, siteAnswer.data);
         return;
       }
       const now = new Date().toISOString();
       keptAt = now;
-      await store.put("data", { body: parks.data, fetched_at: now }, PARKS);
-      await store.put("data", { body: siteAnswer.data, fetched_at: now }, SITES);
+      await transaction("data", "readwrite", ({ data }) => {
+        data.put({ body: parks.data, fetched_at: now }, PARKS);
+        data.put({ body: siteAnswer.data, fetched_at: now }, SITES);
+      });
       ctx.setOffline(false);
       if (!alive) return;
       status.textContent = t("home.updated", { when: formatDateTime(now) });
