@@ -9,10 +9,17 @@ from .common import StrictSchema
 
 
 class Text(fields.String):
-    """A string trimmed of surrounding white space; a blank one is refused when a minimum length is set."""
+    """A string trimmed of surrounding white space (a blank one then fails a minimum length); NUL refused."""
 
     def _deserialize(self, value, attr, data, **kw):
-        return super()._deserialize(value, attr, data, **kw).strip()
+        text = super()._deserialize(value, attr, data, **kw)
+        if "\x00" in text:
+            raise ValidationError("must not contain the NUL character (\\u0000)")
+        return text.strip()
+
+
+# Ids fit both engines' integer columns; a larger number would fail in the driver, not here.
+ID_RANGE = validate.Range(min=1, max=2**31 - 1, error="an id is a whole number from 1 to 2147483647")
 
 
 class GeoJSONArea(fields.Field):

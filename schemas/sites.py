@@ -7,7 +7,7 @@ from server.domain.geo import MAX_NEAR_RADIUS_M, GeometryError, parse_lonlat
 from server.models.vocab import CREDIT_CLASSES, RISK_GRADES, SAFETY_STD_GRADES, SITE_KINDS
 
 from .common import CursorPageSchema, GeoJSONFeatureCollection, Latitude, Longitude, StrictSchema
-from .parks import Text
+from .parks import ID_RANGE, Text
 
 
 def _one_of(words) -> validate.OneOf:
@@ -25,7 +25,7 @@ class LonLatText(fields.Field):
 
 
 class SiteFilterSchema(StrictSchema):
-    park = fields.Integer(validate=validate.Range(min=1), metadata={"description": "a park id"})
+    park = fields.Integer(validate=ID_RANGE, metadata={"description": "a park id"})
     risk_grade = fields.String(validate=_one_of(RISK_GRADES))
     key_object = fields.Boolean(metadata={
         "description": "true: only key objects (hazardous-chemical plant, major hazard source or key polluter); "
@@ -116,7 +116,7 @@ _CREDIT_DOC = {"description": "统一社会信用代码: 18 characters with a va
 
 
 class SiteCreateSchema(StrictSchema):
-    park_id = fields.Integer(required=True, strict=True)
+    park_id = fields.Integer(required=True, strict=True, validate=ID_RANGE)
     kind = fields.String(load_default="enterprise", validate=_one_of(SITE_KINDS))
     name = Text(required=True, validate=validate.Length(min=1, max=200))
     credit_code = Text(allow_none=True, load_default=None, validate=validate.Length(max=40), metadata=_CREDIT_DOC)
@@ -138,7 +138,7 @@ class SiteCreateSchema(StrictSchema):
 
 
 class SiteUpdateSchema(StrictSchema):
-    park_id = fields.Integer(strict=True)
+    park_id = fields.Integer(strict=True, validate=ID_RANGE)
     kind = fields.String(validate=_one_of(SITE_KINDS))
     name = Text(validate=validate.Length(min=1, max=200))
     credit_code = Text(allow_none=True, validate=validate.Length(max=40), metadata=_CREDIT_DOC)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
+from marshmallow import RAISE
 
 from schemas.sites import (
     SiteCreateSchema, SiteDetailSchema, SiteFeatureCollectionSchema, SiteFilterSchema, SiteListQuerySchema,
@@ -27,7 +28,7 @@ def _filters(args: dict) -> SiteFilters:
 @blp.route("/sites")
 class Sites(MethodView):
     @require()
-    @blp.arguments(SiteListQuerySchema, location="query")
+    @blp.arguments(SiteListQuerySchema, location="query", unknown=RAISE)  # webargs would drop them
     @blp.response(200, SitePageSchema)
     def get(self, args):
         """Sites in your parks, filtered; with near=lon,lat&radius_m= the nearest first, each with distance_m.
@@ -54,7 +55,7 @@ class Sites(MethodView):
 @blp.route("/sites.geojson")
 class SitesGeoJSON(MethodView):
     @require()
-    @blp.arguments(SiteFilterSchema, location="query")
+    @blp.arguments(SiteFilterSchema, location="query", unknown=RAISE)
     @blp.response(200, SiteFeatureCollectionSchema)
     def get(self, args):
         """The same filters as GET /api/sites, as a GeoJSON FeatureCollection of points (WGS 84 lon/lat)."""

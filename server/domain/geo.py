@@ -236,11 +236,16 @@ def _polygon(coords, where: str) -> Polygon:
 
 
 def _count_positions(obj) -> int:
-    if isinstance(obj, (list, tuple)):
-        if obj and all(isinstance(v, (int, float)) for v in obj):
-            return 1
-        return sum(_count_positions(v) for v in obj)
-    return 0
+    # Iterative: a hostile body may nest lists deeper than Python's recursion limit.
+    count, stack = 0, [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            if item and all(isinstance(v, (int, float)) for v in item):
+                count += 1
+            else:
+                stack.extend(item)
+    return count
 
 
 def area_from_geojson(obj) -> MultiPolygon:

@@ -22,6 +22,7 @@ import base64
 import binascii
 import dataclasses
 import json
+import math
 
 import shapely
 import sqlalchemy as sa
@@ -44,6 +45,7 @@ SITE_FIELDS = (
     "active",
 )
 PARK_FIELDS = ("code", "name_zh", "name_en", "kind")
+MAX_ID = 2**31 - 1  # an id past this fits neither engine's integer column: it names nothing
 
 
 class PlaceError(ValueError):
@@ -182,9 +184,10 @@ def _decode_cursor(filters: SiteFilters, text: str) -> tuple:
     if fingerprint != _fingerprint(filters) or not isinstance(key, list):
         raise bad
     if filters.near is None:
-        ok = len(key) == 1 and type(key[0]) is int
+        ok = len(key) == 1 and type(key[0]) is int and 0 <= key[0] <= MAX_ID
     else:
-        ok = len(key) == 2 and type(key[0]) in (int, float) and type(key[1]) is int
+        ok = (len(key) == 2 and type(key[0]) in (int, float) and math.isfinite(key[0])
+              and type(key[1]) is int and 0 <= key[1] <= MAX_ID)
     if not ok:
         raise bad
     return tuple(key)
@@ -217,7 +220,7 @@ def site_collection(filters: SiteFilters, scope: set[int] | None) -> dict:
 
 
 def _site_or_404(site_id: int) -> Site:
-    site = db.session.get(Site, site_id)
+    site = db.session.get(Site, site_id) if 0 < site_id <= MAX_ID else None
     if site is None:
         raise PlaceError(f"no site with id {site_id}", status=404)
     return site
@@ -257,7 +260,7 @@ def _lonlat(site: Site) -> tuple[float, float]:
 
 
 def _park_or_422(park_id: int) -> Park:
-    park = db.session.get(Park, park_id)
+    park = db.session.get(Park, park_id) if 0 < park_id <= MAX_ID else None
     if park is None:
         raise PlaceError(f"no park with id {park_id}", ("park_id",))
     return park
@@ -389,7 +392,7 @@ def park_collection(scope: set[int] | None) -> dict:
 
 
 def _park_or_404(park_id: int) -> Park:
-    park = db.session.get(Park, park_id)
+    park = db.session.get(Park, park_id) if 0 < park_id <= MAX_ID else None
     if park is None:
         raise PlaceError(f"no park with id {park_id}", status=404)
     return park
