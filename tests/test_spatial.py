@@ -147,7 +147,8 @@ def test_engine_distances_agree_with_the_reference_geodesic(app, engine):
                     a, b = make_point(lon, lat), make_point(lon2, lat2)
                     got, near_in, near_out = db.session.execute(sa.select(
                         distance_m(a, b), dwithin_m(a, b, ref * 1.01), dwithin_m(a, b, ref * 0.99))).one()
-                    assert got == pytest.approx(ref, rel=0.005), (engine, lon, lat, bearing, d)
+                    # within 0.25% of the one reference, so the two engines agree within 0.5%
+                    assert got == pytest.approx(ref, rel=0.0025), (engine, lon, lat, bearing, d)
                     # the filter measures in metres too (what `near` relies on)
                     assert near_in and not near_out, (engine, lon, lat, bearing, d)
                     checked += 1
@@ -189,16 +190,20 @@ def test_near_returns_exactly_the_sites_within_the_radius_nearest_first(client, 
 
 
 def test_near_finds_sites_all_round_the_edge_of_the_circle(client, auth, engine):
-    """Sites at 99% of the radius in 16 directions: a search box cut too tight would lose some."""
+    """Sites just inside and just outside the radius in every direction: a search box cut too
+    tight, or a filter measuring on a sphere (SpatiaLite's PtDistWithin, up to 0.6% off the
+    ellipsoid north-south), would lose or add some; both engines must answer the same."""
     edz = park_ids(client, auth)["EDZ"]
     radius = 1200
-    ring = {add_site(client, auth, edz, *destination(*CENTRE, b, radius * 0.99), name=f"环{b}")["id"]
-            for b in range(0, 360, 360 // 16)}
-    outside = {add_site(client, auth, edz, *destination(*CENTRE, b, radius * 1.02), name=f"外{b}")["id"]
-               for b in (0, 90, 180, 270)}
-    got = {s["id"] for s in all_sites(client, auth, near=f"{CENTRE[0]},{CENTRE[1]}", radius_m=radius, limit=100)}
-    assert ring <= got
-    assert not (outside & got)
+    inside = {add_site(client, auth, edz, *destination(*CENTRE, b, radius * 0.998), name=f"环{b}")["id"]
+              for b in range(0, 360, 360 // 16)}
+    outside = {add_site(client, auth, edz, *destination(*CENTRE, b, radius * 1.002), name=f"外{b}")["id"]
+               for b in (0, 45, 90, 180, 270)}
+    got = {s["id"]: s["distance_m"]
+           for s in all_sites(client, auth, near=f"{CENTRE[0]},{CENTRE[1]}", radius_m=radius, limit=100)}
+    assert inside <= set(got)
+    assert not (outside & set(got))
+    assert all(d <= radius for d in got.values())
 
 
 def _explain(engine: str, stmt) -> str:

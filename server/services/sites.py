@@ -45,6 +45,7 @@ SITE_FIELDS = (
     "active",
 )
 PARK_FIELDS = ("code", "name_zh", "name_en", "kind")
+SPHERE_MARGIN = 1.01
 MAX_ID = 2**31 - 1  # an id past this fits neither engine's integer column: it names nothing
 
 
@@ -140,7 +141,11 @@ def site_select(filters: SiteFilters, scope: set[int] | None, after: tuple | Non
         prefilter = _spatial_index_clause(db.session.get_bind().dialect.name, lon, lat, filters.radius_m)
         if prefilter is not None:
             conds.append(prefilter)
-        conds.append(dwithin_m(Site.geom, point, filters.radius_m))
+        # dwithin_m is what lets PostGIS use its index, but SpatiaLite's PtDistWithin measures
+        # on a sphere, up to 0.6% off the ellipsoid: ask it for a little more, and cut exactly
+        # at the ellipsoidal distance that each row shows, so both engines answer the same.
+        conds.append(dwithin_m(Site.geom, point, filters.radius_m * SPHERE_MARGIN))
+        conds.append(dist <= filters.radius_m)
         order = [dist, Site.id]
         if after is not None:
             d, last_id = after
