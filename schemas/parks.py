@@ -89,4 +89,5 @@ class ParkDetailSchema(ParkSchema):
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
     warnings = fields.List(fields.String(), metadata={
-        "description": "on a write: things an admin should look at that did not stop it (e.g. an overlap with another park)"})
+        "description": "on a write: what an admin should look at that did not stop it "
+                       "(e.g. an overlap with another park)"})

@@ -23,6 +23,7 @@ import binascii
 import dataclasses
 import json
 import math
+import types
 
 import shapely
 import sqlalchemy as sa
@@ -234,7 +235,7 @@ def _site_or_404(site_id: int) -> Site:
 def site_detail(site_id: int) -> dict:
     site = _site_or_404(site_id)
     lon, lat = _lonlat(site)
-    row = _row(_Attrs(site, lon=lon, lat=lat))
+    row = _row(types.SimpleNamespace(**{f: getattr(site, f) for f in ("id", *SITE_FIELDS)}, lon=lon, lat=lat))
     park = site.park
     row.update({
         "park": {"id": park.id, "code": park.code, "name_zh": park.name_zh, "name_en": park.name_en},
@@ -242,18 +243,6 @@ def site_detail(site_id: int) -> dict:
         "created_at": site.created_at, "updated_at": site.updated_at,
     })
     return row
-
-
-class _Attrs:
-    """An ORM object seen through the row shape _row() reads, with extra attributes."""
-
-    def __init__(self, obj, **extra):
-        self._obj, self._extra = obj, extra
-
-    def __getattr__(self, name):
-        if name in self._extra:
-            return self._extra[name]
-        return getattr(self._obj, name)
 
 
 def _lonlat(site: Site) -> tuple[float, float]:
