@@ -5,21 +5,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from server.domain.geo import GeometryError, area_from_geojson, to_geojson
 
-from .common import StrictSchema
-
-
-class Text(fields.String):
-    """A string trimmed of surrounding white space (a blank one then fails a minimum length); NUL refused."""
-
-    def _deserialize(self, value, attr, data, **kw):
-        text = super()._deserialize(value, attr, data, **kw)
-        if "\x00" in text:
-            raise ValidationError("must not contain the NUL character (\\u0000)")
-        return text.strip()
-
-
-# Ids fit both engines' integer columns; a larger number would fail in the driver, not here.
-ID_RANGE = validate.Range(min=1, max=2**31 - 1, error="an id is a whole number from 1 to 2147483647")
+from .common import ID_RANGE, StrictSchema, Text  # noqa: F401  (Text and ID_RANGE are used by sites too)
 
 
 class GeoJSONArea(fields.Field):

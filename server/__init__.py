@@ -24,6 +24,13 @@ def create_app(config: dict | None = None) -> Flask:
         engine_options(cfg["SQLALCHEMY_DATABASE_URI"], cfg["SQLITE_BUSY_TIMEOUT_S"]),
     )
     app.config.update(cfg)
+    if cfg["TRUSTED_PROXIES"]:
+        # Behind N proxies (nginx), the client's address is in X-Forwarded-For; login
+        # throttling per address needs the real one, not the proxy's 127.0.0.1.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = cfg["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     app.json.sort_keys = False
     app.json.ensure_ascii = False
 
@@ -33,7 +40,13 @@ def create_app(config: dict | None = None) -> Flask:
     with app.app_context():
         configure_engine(db.engine, cfg["SQLITE_BUSY_TIMEOUT_S"])
 
+    from .extensions import Id
+
+    app.url_map.converters["int"] = Id
     rest_api.init_app(app)
+    from flask_smorest.spec.plugins import integerconverter2paramschema
+
+    rest_api.register_converter(Id, integerconverter2paramschema)
     from .api import register_blueprints
 
     register_blueprints(app, rest_api)
@@ -64,7 +77,10 @@ def _refuse_unsafe_production(app: Flask) -> None:
     from .services.users import demo_accounts_exist
 
     with app.app_context():
-        if demo_accounts_exist():
+        import sqlalchemy as sa
+
+        # A database not yet migrated (`fieldcheck init` in production mode) has no accounts.
+        if sa.inspect(db.engine).has_table("users") and demo_accounts_exist():
             problems.append("demo accounts exist (this database was built by `fieldcheck demo`; start from `fieldcheck init --no-demo`)")
     if problems:
         raise RuntimeError("refusing to start in production: " + "; ".join(problems))

@@ -132,7 +132,9 @@ def serve(host: str, port: int, workers: int) -> None:
 
 def _gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
     return [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"{host}:{port}",
-            "--access-logfile", "-", "--graceful-timeout", "10", "server:create_app()"]
+            "--access-logfile", "-", "--graceful-timeout", "10",
+            # one control socket per user would be shared by every instance on the machine
+            "--no-control-socket", "server:create_app()"]
 
 
 @main.command()

@@ -50,6 +50,9 @@ def load_config(overrides: dict | None = None) -> dict:
         "LOGIN_WINDOW_S": int(_env("LOGIN_WINDOW_S", "900")),
         "LOGIN_MAX_PER_USER": int(_env("LOGIN_MAX_PER_USER", "5")),
         "LOGIN_MAX_PER_ADDR": int(_env("LOGIN_MAX_PER_ADDR", "30")),
+        # How many reverse proxies (nginx, a load balancer) stand in front of the app: 0 trusts
+        # no X-Forwarded-* header (the default, safe when the app faces phones directly).
+        "TRUSTED_PROXIES": int(_env("TRUSTED_PROXIES", "0")),
         "MAX_CONTENT_LENGTH": int(_env("MAX_BODY_BYTES", str(25 * 1024 * 1024))),
         "SQLITE_BUSY_TIMEOUT_S": float(_env("SQLITE_BUSY_TIMEOUT_S", "30")),
         # flask-smorest / OpenAPI

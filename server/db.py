@@ -149,7 +149,9 @@ class dwithin_m(FunctionElement):
 @compiles(dwithin_m, "sqlite")
 def _dwithin_sqlite(element, compiler, **kw):
     a, b, m = list(element.clauses)
-    return f"(PtDistWithin({compiler.process(a, **kw)}, {compiler.process(b, **kw)}, {compiler.process(m, **kw)}) = 1)"
+    # The fourth argument measures on the ellipsoid, as distance_m does: without it a point
+    # shown 998 m away fell outside a 1000 m search.
+    return f"(PtDistWithin({compiler.process(a, **kw)}, {compiler.process(b, **kw)}, {compiler.process(m, **kw)}, 1) = 1)"
 
 
 @compiles(dwithin_m, "postgresql")

@@ -1,8 +1,12 @@
 """Shared extension objects, bound to an app in create_app()."""
 from __future__ import annotations
 
+import marshmallow as ma
 import sqlalchemy as sa
 from flask_smorest import Api as _Api
+from flask_smorest import Blueprint
+from webargs.flaskparser import FlaskParser
+from werkzeug.routing import IntegerConverter
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
 from werkzeug.exceptions import HTTPException
@@ -28,12 +32,58 @@ db = SQLAlchemy(model_class=Base)
 _KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
 
 
+class Parser(FlaskParser):
+    """Unknown query parameters are refused like unknown body fields: a misspelt filter
+    must not silently return everything."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": ma.RAISE, "querystring": ma.RAISE}
+
+    def load_json(self, req, schema):
+        try:
+            return super().load_json(req, schema)
+        except RecursionError:
+            # json.loads recurses per nesting level; no payload of ours nests more than a few.
+            from flask_smorest import abort
+
+            abort(400, message="the JSON body is nested too deeply to be a fieldcheck request",
+                  errors={"json": ["nested too deeply"]})
+
+
+Blueprint.ARGUMENTS_PARSER = Parser()
+
+
+class Id(IntegerConverter):
+    """`<int:id>` in a URL: ids beyond the engines' 32-bit keys are 404, not a driver error."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
+def _first_field_message(errors, path=()) -> str | None:
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            found = _first_field_message(value, path + (str(key),))
+            if found:
+                return found
+    elif isinstance(errors, list) and errors:
+        if all(isinstance(e, str) for e in errors):
+            where = ".".join(p for p in path if p not in ("json", "query", "querystring", "_schema"))
+            return f"{where}: {errors[0]}" if where else errors[0]
+        return _first_field_message(errors[0], path)
+    return None
+
+
 class Api(_Api):
     """flask-smorest's Api with an error handler that keeps the exception's own
     headers and always says something a person can act on."""
 
     def handle_http_exception(self, error: HTTPException):
         payload, code, headers = super().handle_http_exception(error)
+        if "message" not in payload and payload.get("errors"):
+            first = _first_field_message(payload["errors"])
+            if first:
+                payload["message"] = f"invalid input: {first}"
         payload.setdefault("message", error.description or error.name)
         payload.setdefault("errors", {})
         merged = {k: v for k, v in error.get_headers() if k in _KEPT_HEADERS}

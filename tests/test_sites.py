@@ -159,7 +159,7 @@ def test_a_site_that_does_not_exist_is_not_found(client, auth):
     assert_refused(client.get("/api/sites/9999", headers=auth.headers("admin1")), 404, "no site with id 9999")
     assert_refused(client.patch("/api/sites/9999", headers=auth.headers("admin1"), json={"name": "x"}), 404)
     huge = "1" + "0" * 30  # past any integer column: still a plain "not found"
-    assert_refused(client.get(f"/api/sites/{huge}", headers=auth.headers("admin1")), 404, "no site")
+    assert_refused(client.get(f"/api/sites/{huge}", headers=auth.headers("admin1")), 404, "not found")
     assert_refused(client.patch(f"/api/parks/{huge}", headers=auth.headers("admin1"), json={"kind": "x"}), 404)
 
 

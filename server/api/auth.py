@@ -13,7 +13,7 @@ blp = Blueprint("auth", __name__, description="Log in and out")
 
 
 def client_addr() -> str:
-    # Behind a proxy, gunicorn's forwarded-allow-ips decides what remote_addr is.
+    # Behind a proxy this is the client's address only with FIELDCHECK_TRUSTED_PROXIES set.
     return request.remote_addr or "unknown"
 
 
