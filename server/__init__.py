@@ -114,6 +114,18 @@ def _register_security(app: Flask) -> None:
 
 
 def _register_error_handlers(app: Flask) -> None:
+    from werkzeug.exceptions import default_exceptions
+
+    from .services.errors import ServiceError
+
+    @app.errorhandler(ServiceError)
+    def _refused(err: ServiceError):
+        """A service's refusal, in the API's error shape with its status."""
+        db.session.rollback()  # never half a record
+        payload, code, headers = rest_api.handle_http_exception(default_exceptions[err.status]())
+        payload.update(message=str(err), errors=err.errors, **err.extra)
+        return payload, code, headers
+
     @app.errorhandler(Exception)
     def _unexpected(err):
         """An unexpected error is logged and answered in the API's error shape."""

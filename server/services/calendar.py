@@ -18,6 +18,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from ..extensions import db
+from ..domain.workdays import WorkCalendar
 from ..models import CalendarDay
 from . import audit
 
@@ -133,3 +134,9 @@ def read_bundled(year: int) -> dict:
 def load_bundled(actor_id: int | None = None, record_audit: bool = True) -> list[dict]:
     """Load every year shipped in server/data."""
     return [load_year(read_bundled(year), actor_id, record_audit) for year in bundled_years()]
+
+
+def work_calendar() -> WorkCalendar:
+    """The bureau's working days as stored: every deadline in working days is counted on this."""
+    rows = db.session.execute(sa.select(CalendarDay.day, CalendarDay.kind)).all()
+    return WorkCalendar.from_entries((r.day, r.kind) for r in rows)

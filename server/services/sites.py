@@ -37,6 +37,7 @@ from ..domain.geo import approx_area_m2, bbox_around, covers_point, to_geojson
 from ..extensions import db
 from ..models import Park, Site
 from . import audit
+from .errors import ServiceError
 
 # A GeoJSON answer carries at most this many sites (a city has a few thousand).
 MAX_FEATURES = 10000
@@ -50,18 +51,8 @@ SPHERE_MARGIN = 1.01
 MAX_ID = 2**31 - 1  # an id past this fits neither engine's integer column: it names nothing
 
 
-class PlaceError(ValueError):
+class PlaceError(ServiceError):
     """A request about a park or site that cannot be carried out, with a message a person can act on."""
-
-    def __init__(self, message: str, fields: tuple[str, ...] = (), status: int = 422, location: str = "json"):
-        super().__init__(message)
-        self.fields = fields
-        self.status = status
-        self.location = location
-
-    @property
-    def errors(self) -> dict:
-        return {self.location: {f: [str(self)] for f in self.fields}} if self.fields else {}
 
 
 @dataclasses.dataclass(frozen=True)

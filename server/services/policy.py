@@ -1,0 +1,50 @@
+"""The policy in force: every number of DOMAIN.md as data (defaults in server/domain/policy.py),
+versioned; the newest version is in force and each change is audited with its reason."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ..domain.policy import DEFAULT_POLICY, default_policy
+from ..extensions import db
+from ..models import PolicyVersion
+from . import audit
+from .errors import ServiceError
+
+
+def current() -> PolicyVersion:
+    """The version in force; version 1 with the defaults is made the first time it is asked for."""
+    row = db.session.execute(sa.select(PolicyVersion).order_by(PolicyVersion.version.desc()).limit(1)).scalar()
+    if row is None:
+        row = PolicyVersion(version=1, values=default_policy(), reason="defaults of DOMAIN.md")
+        db.session.add(row)
+        db.session.flush()
+        audit.record("policy.create", "policy", 1, {"reason": row.reason})
+    return row
+
+
+def values() -> dict:
+    """The values in force, with a default for any key an older version lacks."""
+    return {**default_policy(), **current().values}
+
+
+def change(changes: dict, reason: str, actor_id: int | None) -> PolicyVersion:
+    """A new version with these keys changed; keys must be known and keep their type."""
+    if not reason or not reason.strip():
+        raise ServiceError("a policy change needs a reason", ("reason",))
+    unknown = sorted(set(changes) - set(DEFAULT_POLICY))
+    if unknown:
+        raise ServiceError(f"unknown policy keys: {', '.join(unknown)}", tuple(unknown))
+    for key, value in changes.items():
+        expected = type(DEFAULT_POLICY[key])
+        ok = isinstance(value, expected) or (expected is float and isinstance(value, int))
+        if not ok or (expected is int and isinstance(value, bool)):
+            raise ServiceError(f"{key} must be a {expected.__name__}, like its default {DEFAULT_POLICY[key]!r}", (key,))
+    before = current()
+    new_values = {**before.values, **changes}
+    row = PolicyVersion(version=before.version + 1, values=new_values, reason=reason.strip(), created_by=actor_id)
+    db.session.add(row)
+    db.session.flush()
+    audit.record("policy.change", "policy", row.version,
+                 {"reason": row.reason, "changes": {k: {"from": before.values.get(k), "to": v} for k, v in changes.items()}},
+                 actor_id)
+    return row
