@@ -341,6 +341,7 @@ def upgrade():
     sa.Column('party_refused', sa.Boolean(), nullable=False),
     sa.Column('content_hash', sa.String(length=64), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('receipt', sa.JSON(), nullable=True),
     sa.Column('corrects_id', sa.Uuid(), nullable=True),
     sa.ForeignKeyConstraint(['checklist_template_id'], ['checklist_templates.id'], name=op.f('fk_visits_checklist_template_id_checklist_templates')),
     sa.ForeignKeyConstraint(['recorded_by'], ['users.id'], name=op.f('fk_visits_recorded_by_users')),

@@ -51,6 +51,9 @@ class Visit(db.Model):
     # SHA-256 of the record's canonical JSON: a replay with the same hash is a duplicate.
     content_hash: Mapped[str] = mapped_column(sa.String(64))
     payload: Mapped[dict] = mapped_column(sa.JSON)
+    # What the server answered when it accepted the record (tiers, on-site proof, clock):
+    # a replay is answered with exactly this, whatever has happened to the findings since.
+    receipt: Mapped[dict | None] = mapped_column(sa.JSON)
     corrects_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
 
     officers: Mapped[list["User"]] = relationship(secondary=visit_officers)  # noqa: F821
