@@ -395,6 +395,9 @@ def upgrade():
     sa.Column('status', sa.Enum('open', 'awaiting_review', 'legal_review', 'order_issued', 'reinspection_due', 'escalated', 'case_open', 'closed', 'closed_no_penalty', name='finding_status', native_enum=False, create_constraint=True), nullable=False),
     sa.Column('next_deadline', sa.Date(), nullable=True),
     sa.Column('photos_waiting', sa.Integer(), nullable=False),
+    sa.Column('queue_due', sa.Date(), sa.Computed("COALESCE(CASE WHEN status IN ('closed', 'closed_no_penalty') THEN NULL ELSE next_deadline END, '9999-12-31')", persisted=True), nullable=False),
+    sa.Column('queue_rank', sa.SmallInteger(), sa.Computed("CASE final_tier WHEN 'enforcement' THEN 0 WHEN 'management' THEN 10 ELSE 20 END + CASE severity WHEN 'major_hazard' THEN 0 WHEN 'serious' THEN 1 WHEN 'general' THEN 2 WHEN 'minor' THEN 3 ELSE 4 END", persisted=True), nullable=False),
+    sa.Column('legal_flag', sa.Boolean(), sa.Computed('CAST(flags AS TEXT) LIKE \'%"statutory_minor_review"%\'', persisted=True), nullable=False),
     sa.Column('created_at', server.models.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', server.models.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['park_id'], ['parks.id'], name=op.f('fk_findings_park_id_parks')),
@@ -405,9 +408,13 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_findings'))
     )
     with op.batch_alter_table('findings', schema=None) as batch_op:
+        batch_op.create_index('ix_findings_flag_queue', ['legal_flag', 'queue_due', 'queue_rank', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_findings_next_deadline'), ['next_deadline'], unique=False)
+        batch_op.create_index('ix_findings_park_queue', ['park_id', 'queue_due', 'queue_rank', 'id'], unique=False)
         batch_op.create_index('ix_findings_park_status', ['park_id', 'status'], unique=False)
+        batch_op.create_index('ix_findings_queue', ['queue_due', 'queue_rank', 'id'], unique=False)
         batch_op.create_index('ix_findings_site_type_discovered', ['site_id', 'violation_type_id', 'discovered_at'], unique=False)
+        batch_op.create_index('ix_findings_stats', ['park_id', 'discovered_at', 'final_tier', 'domain'], unique=False)
         batch_op.create_index('ix_findings_status_final_tier', ['status', 'final_tier'], unique=False)
         batch_op.create_index(batch_op.f('ix_findings_visit_id'), ['visit_id'], unique=False)
 
@@ -662,9 +669,13 @@ def downgrade():
     with op.batch_alter_table('findings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_findings_visit_id'))
         batch_op.drop_index('ix_findings_status_final_tier')
+        batch_op.drop_index('ix_findings_stats')
         batch_op.drop_index('ix_findings_site_type_discovered')
+        batch_op.drop_index('ix_findings_queue')
         batch_op.drop_index('ix_findings_park_status')
+        batch_op.drop_index('ix_findings_park_queue')
         batch_op.drop_index(batch_op.f('ix_findings_next_deadline'))
+        batch_op.drop_index('ix_findings_flag_queue')
 
     op.drop_table('findings')
     op.drop_table('check_results')

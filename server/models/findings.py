@@ -11,6 +11,9 @@ from ..extensions import db
 from .types import UTCDateTime, choice, point, utcnow
 from .vocab import DOMAINS, FINDING_STATUSES, HARMS, PHOTO_STATUSES, SEVERITIES, TIERS, TOLERANCE_PATHS
 
+# queue_due of a finding without a running clock: after every real deadline.
+QUEUE_NO_DEADLINE = dt.date(9999, 12, 31)
+
 
 class Finding(db.Model):
     __tablename__ = "findings"
@@ -19,6 +22,14 @@ class Finding(db.Model):
         sa.Index("ix_findings_site_type_discovered", "site_id", "violation_type_id", "discovered_at"),
         sa.Index("ix_findings_status_final_tier", "status", "final_tier"),
         sa.Index("ix_findings_park_status", "park_id", "status"),
+        # The supervisor's queue (server/services/queue.py): its urgency order, keyset-paged, read
+        # straight off an index with no filter, within one park, and among the findings flagged
+        # for legal review (docs/performance.md has the measurements).
+        sa.Index("ix_findings_queue", "queue_due", "queue_rank", "id"),
+        sa.Index("ix_findings_park_queue", "park_id", "queue_due", "queue_rank", "id"),
+        sa.Index("ix_findings_flag_queue", "legal_flag", "queue_due", "queue_rank", "id"),
+        # The 721 mix (server/services/stats.py): counted from the index alone.
+        sa.Index("ix_findings_stats", "park_id", "discovered_at", "final_tier", "domain"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
@@ -57,6 +68,23 @@ class Finding(db.Model):
     status: Mapped[str] = mapped_column(choice(*FINDING_STATUSES, name="finding_status"), default="open")
     next_deadline: Mapped[dt.date | None] = mapped_column(sa.Date, index=True)
     photos_waiting: Mapped[int] = mapped_column(default=0)
+    # Derived by the database, never written: whoever changes a finding (a service, the hourly
+    # job, a bulk update), the queue's order and its legal-review filter stay right, and both
+    # engines can read them from an index (a CASE in ORDER BY or a JSON test cannot).
+    # The clock that orders the queue: the next deadline of a finding still being worked;
+    # none (last, as 9999-12-31) when it has no deadline or is closed.
+    queue_due: Mapped[dt.date] = mapped_column(sa.Date, sa.Computed(
+        "COALESCE(CASE WHEN status IN ('closed', 'closed_no_penalty') THEN NULL ELSE next_deadline END, "
+        f"'{QUEUE_NO_DEADLINE.isoformat()}')", persisted=True))
+    # Enforcement before management before service, then severity from major hazard down.
+    queue_rank: Mapped[int] = mapped_column(sa.SmallInteger, sa.Computed(
+        "CASE final_tier WHEN 'enforcement' THEN 0 WHEN 'management' THEN 10 ELSE 20 END + "
+        "CASE severity WHEN 'major_hazard' THEN 0 WHEN 'serious' THEN 1 WHEN 'general' THEN 2 "
+        "WHEN 'minor' THEN 3 ELSE 4 END", persisted=True))
+    # The classification flagged it for statutory minor review (flags is a JSON list of words,
+    # none of which contains another in quotes).
+    legal_flag: Mapped[bool] = mapped_column(sa.Boolean, sa.Computed(
+        "CAST(flags AS TEXT) LIKE '%\"statutory_minor_review\"%'", persisted=True))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
