@@ -519,6 +519,10 @@ def upgrade():
     sa.Column('exif_lon', sa.Float(), nullable=True),
     sa.Column('exif_lat', sa.Float(), nullable=True),
     sa.Column('exif_captured_at', server.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('exif_offset_m', sa.Float(), nullable=True),
+    sa.Column('flags', sa.JSON(), nullable=False),
+    sa.Column('claimed_finding_id', sa.Uuid(), nullable=True),
+    sa.Column('claimed_visit_id', sa.Uuid(), nullable=True),
     sa.Column('uploaded_by', sa.Integer(), nullable=True),
     sa.Column('created_at', server.models.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['finding_id'], ['findings.id'], name=op.f('fk_photos_finding_id_findings')),
@@ -528,6 +532,8 @@ def upgrade():
     )
     with op.batch_alter_table('photos', schema=None) as batch_op:
         batch_op.create_geospatial_index('idx_photos_fix', ['fix'], unique=False, postgresql_using='gist', postgresql_ops={})
+        batch_op.create_index(batch_op.f('ix_photos_claimed_finding_id'), ['claimed_finding_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_photos_claimed_visit_id'), ['claimed_visit_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_photos_finding_id'), ['finding_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_photos_sha256'), ['sha256'], unique=False)
         batch_op.create_index(batch_op.f('ix_photos_visit_id'), ['visit_id'], unique=False)
@@ -648,6 +654,8 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_photos_visit_id'))
         batch_op.drop_index(batch_op.f('ix_photos_sha256'))
         batch_op.drop_index(batch_op.f('ix_photos_finding_id'))
+        batch_op.drop_index(batch_op.f('ix_photos_claimed_visit_id'))
+        batch_op.drop_index(batch_op.f('ix_photos_claimed_finding_id'))
         batch_op.drop_geospatial_index('idx_photos_fix', postgresql_using='gist', column_name='fix')
 
     op.drop_geospatial_table('photos')

@@ -114,6 +114,15 @@ class Photo(db.Model):
     exif_lon: Mapped[float | None] = mapped_column(sa.Float)
     exif_lat: Mapped[float | None] = mapped_column(sa.Float)
     exif_captured_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # The phone's fix against the EXIF's, in metres, and what disagrees beyond the thresholds
+    # ("gps_differs", "time_differs"): both claims are kept, neither is trusted over the other.
+    exif_offset_m: Mapped[float | None] = mapped_column(sa.Float)
+    flags: Mapped[list] = mapped_column(sa.JSON, default=list)
+    # The record the phone named, as sent. A photo may arrive before its record (a phone that
+    # crashed between sending them), so these carry no foreign key; finding_id / visit_id are
+    # set once that record exists (server/services/photos.py).
+    claimed_finding_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, index=True)
+    claimed_visit_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, index=True)
     uploaded_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
