@@ -595,6 +595,7 @@ def upgrade():
     sa.Column('at', server.models.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('recorded_by', sa.Integer(), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('photo_ids', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_reinspections_order_id_orders')),
     sa.ForeignKeyConstraint(['recorded_by'], ['users.id'], name=op.f('fk_reinspections_recorded_by_users')),
     sa.ForeignKeyConstraint(['visit_id'], ['visits.id'], name=op.f('fk_reinspections_visit_id_visits')),

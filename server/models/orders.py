@@ -44,6 +44,8 @@ class Reinspection(db.Model):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     recorded_by: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     note: Mapped[str] = mapped_column(sa.Text, default="")
+    # The photos that show the result, as recorded (a desk record has no visit to find them by).
+    photo_ids: Mapped[list] = mapped_column(sa.JSON, default=list)
 
 
 class LegalReview(db.Model):
