@@ -55,6 +55,27 @@ def load_config(overrides: dict | None = None) -> dict:
         "TRUSTED_PROXIES": int(_env("TRUSTED_PROXIES", "0")),
         "MAX_CONTENT_LENGTH": int(_env("MAX_BODY_BYTES", str(25 * 1024 * 1024))),
         "SQLITE_BUSY_TIMEOUT_S": float(_env("SQLITE_BUSY_TIMEOUT_S", "30")),
+        # Photos (server/services/photos.py): where they live, what is accepted, what the phone is told.
+        "PHOTO_STORE": _env("PHOTO_STORE", "local"),  # local (PHOTO_DIR) or s3 (the S3_* settings)
+        "PHOTO_MAX_BYTES": int(_env("PHOTO_MAX_BYTES", str(20 * 1024 * 1024))),
+        # Larger images are refused before decoding (a decompression bomb); 50 MP passes any phone.
+        "PHOTO_MAX_PIXELS": int(_env("PHOTO_MAX_PIXELS", "50000000")),
+        "PHOTO_DISPLAY_PX": int(_env("PHOTO_DISPLAY_PX", "1600")),
+        "PHOTO_THUMB_PX": int(_env("PHOTO_THUMB_PX", "320")),
+        # What the phone shrinks a photo to before it hashes and queues it.
+        "PHOTO_PHONE_LONG_EDGE_PX": int(_env("PHOTO_PHONE_LONG_EDGE_PX", "2560")),
+        "PHOTO_PHONE_QUALITY": float(_env("PHOTO_PHONE_QUALITY", "0.85")),
+        # EXIF against the phone's claim: a larger difference is flagged on the photo.
+        "PHOTO_GPS_MISMATCH_M": float(_env("PHOTO_GPS_MISMATCH_M", "100")),
+        "PHOTO_TIME_MISMATCH_S": float(_env("PHOTO_TIME_MISMATCH_S", "900")),
+        # The sweep leaves younger files alone, so an upload in flight is never taken.
+        "PHOTO_SWEEP_MIN_AGE_S": int(_env("PHOTO_SWEEP_MIN_AGE_S", "3600")),
+        "S3_ENDPOINT_URL": _env("S3_ENDPOINT_URL"),
+        "S3_BUCKET": _env("S3_BUCKET"),
+        "S3_ACCESS_KEY_ID": _env("S3_ACCESS_KEY_ID"),
+        "S3_SECRET_ACCESS_KEY": _env("S3_SECRET_ACCESS_KEY"),
+        "S3_REGION": _env("S3_REGION"),
+        "S3_PREFIX": _env("S3_PREFIX", "photos/"),
         # flask-smorest / OpenAPI
         "API_TITLE": "fieldcheck",
         "API_VERSION": "0.1.0",
