@@ -62,9 +62,9 @@ def load_config(overrides: dict | None = None) -> dict:
         "PHOTO_MAX_PIXELS": int(_env("PHOTO_MAX_PIXELS", "50000000")),
         "PHOTO_DISPLAY_PX": int(_env("PHOTO_DISPLAY_PX", "1600")),
         "PHOTO_THUMB_PX": int(_env("PHOTO_THUMB_PX", "320")),
-        # What the phone shrinks a photo to before it hashes and queues it.
-        "PHOTO_PHONE_LONG_EDGE_PX": int(_env("PHOTO_PHONE_LONG_EDGE_PX", "2560")),
-        "PHOTO_PHONE_QUALITY": float(_env("PHOTO_PHONE_QUALITY", "0.85")),
+        # What the phone shrinks a photo to before it hashes and queues it (advertised by /api/me/today).
+        "PHOTO_LONG_EDGE_PX": int(_env("PHOTO_LONG_EDGE_PX", "2048")),
+        "PHOTO_JPEG_QUALITY": float(_env("PHOTO_JPEG_QUALITY", "0.85")),
         # EXIF against the phone's claim: a larger difference is flagged on the photo.
         "PHOTO_GPS_MISMATCH_M": float(_env("PHOTO_GPS_MISMATCH_M", "100")),
         "PHOTO_TIME_MISMATCH_S": float(_env("PHOTO_TIME_MISMATCH_S", "900")),
