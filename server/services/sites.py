@@ -18,11 +18,7 @@ transaction and commits.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
-import json
-import math
 import types
 
 import shapely
@@ -32,11 +28,10 @@ from shapely.geometry import Point
 
 from ..db import distance_m, dwithin_m, make_point
 from ..domain import credit_code as credit_codes
-from ..domain.canonical import canonical_json, content_hash
 from ..domain.geo import approx_area_m2, bbox_around, covers_point, to_geojson
 from ..extensions import db
 from ..models import Park, Site
-from . import audit
+from . import audit, cursors
 from .errors import ServiceError
 
 # A GeoJSON answer carries at most this many sites (a city has a few thousand).
@@ -48,7 +43,7 @@ SITE_FIELDS = (
 )
 PARK_FIELDS = ("code", "name_zh", "name_en", "kind")
 SPHERE_MARGIN = 1.01
-MAX_ID = 2**31 - 1  # an id past this fits neither engine's integer column: it names nothing
+MAX_ID = cursors.MAX_ID
 
 
 class PlaceError(ServiceError):
@@ -161,38 +156,16 @@ def _row(r) -> dict:
     return row
 
 
-def _fingerprint(filters: SiteFilters) -> str:
-    return content_hash(dataclasses.asdict(filters))[:16]
-
-
-def _encode_cursor(filters: SiteFilters, key: list) -> str:
-    raw = canonical_json({"f": _fingerprint(filters), "k": key})
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def _decode_cursor(filters: SiteFilters, text: str) -> tuple:
-    bad = PlaceError("this cursor was not made by this list or belongs to other filters; "
-                     "ask again without cursor", ("cursor",), location="query")
-    try:
-        data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        fingerprint, key = data["f"], data["k"]
-    except (binascii.Error, ValueError, TypeError, KeyError):
-        raise bad from None
-    if fingerprint != _fingerprint(filters) or not isinstance(key, list):
-        raise bad
-    if filters.near is None:
-        ok = len(key) == 1 and type(key[0]) is int and 0 <= key[0] <= MAX_ID
-    else:
-        ok = (len(key) == 2 and type(key[0]) in (int, float) and math.isfinite(key[0])
-              and type(key[1]) is int and 0 <= key[1] <= MAX_ID)
-    if not ok:
-        raise bad
-    return tuple(key)
+_CURSOR_KEY_BY_ID = (cursors.an_id,)
+_CURSOR_KEY_NEAR = (cursors.a_number, cursors.an_id)
 
 
 def list_sites(filters: SiteFilters, scope: set[int] | None, limit: int = 50, cursor: str | None = None) -> dict:
     """One page of sites and the cursor of the next (None on the last page)."""
-    after = _decode_cursor(filters, cursor) if cursor else None
+    after = None
+    if cursor:
+        shape = _CURSOR_KEY_BY_ID if filters.near is None else _CURSOR_KEY_NEAR
+        after = cursors.decode("sites", filters, cursor, shape)
     rows = db.session.execute(site_select(filters, scope, after, limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
@@ -200,7 +173,7 @@ def list_sites(filters: SiteFilters, scope: set[int] | None, limit: int = 50, cu
     if more:
         last = rows[-1]
         key = [last.id] if filters.near is None else [last.distance_m, last.id]
-        next_cursor = _encode_cursor(filters, key)
+        next_cursor = cursors.encode("sites", filters, key)
     return {"items": [_row(r) for r in rows], "next_cursor": next_cursor}
 
 
