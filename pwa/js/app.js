@@ -7,6 +7,14 @@ import * as homeScreen from "./screens/home.js";
 import * as loginScreen from "./screens/login.js";
 
 const ROUTES = { login: loginScreen, home: homeScreen };
+// Desk screens (supervisors, legal reviewers, admins) load on demand: a phone never fetches them
+// on its first load. Each names the roles the API lets read it; #/finding/<id> passes the id.
+const DESK = {
+  queue: { roles: ["supervisor", "legal_reviewer", "admin"], load: () => import("./screens/queue.js") },
+  finding: { roles: ["supervisor", "legal_reviewer", "admin"], load: () => import("./screens/finding_detail.js") },
+  legal: { roles: ["legal_reviewer", "admin"], load: () => import("./screens/legal.js") },
+  dashboard: { roles: ["supervisor", "admin"], load: () => import("./screens/dashboard.js") },
+};
 // The service worker's cache of API answers (sw.js names it too): emptied on log-out.
 const API_CACHE = "fieldcheck-api";
 
@@ -20,13 +28,30 @@ const state = {
   persistence: null, // the answer to navigator.storage.persist(), asked after login
 };
 let leaveScreen = null;
+let renders = 0; // a desk screen still loading is not shown once another render began
 
 function routeName() {
-  return location.hash.replace(/^#\/?/, "") || "home";
+  return location.hash.replace(/^#\/?/, "").split("/")[0] || landing();
+}
+
+function routeArg() {
+  return decodeURIComponent(location.hash.replace(/^#\/?/, "").split("/").slice(1).join("/"));
+}
+
+function mayOpen(name) {
+  return Boolean(state.session && DESK[name] && DESK[name].roles.includes(state.session.user.role));
+}
+
+// Where a user starts: a legal reviewer on the legal review queue, supervisors and admins on
+// the findings queue, everyone else on home.
+function landing() {
+  const role = state.session && state.session.user.role;
+  if (role === "legal_reviewer") return "legal";
+  return mayOpen("queue") ? "queue" : "home";
 }
 
 function go(name) {
-  if (routeName() === name) render();
+  if ((location.hash.replace(/^#\/?/, "") || routeName()) === name) render();
   else location.hash = `#/${name}`;
 }
 
@@ -54,13 +79,24 @@ function renderBar() {
 function render() {
   if (leaveScreen) leaveScreen();
   leaveScreen = null;
+  const shown = ++renders;
   document.title = t("app.title");
   renderBar();
-  const name = ROUTES[routeName()] ? routeName() : "home";
+  const asked = routeName();
+  const name = ROUTES[asked] || DESK[asked] ? asked : "home";
   if (!state.session && name !== "login") return go("login");
-  if (state.session && name === "login") return go("home");
+  if (state.session && name === "login") return go(landing());
+  if (DESK[name] && !mayOpen(name)) return go(landing());
   root.replaceChildren();
-  leaveScreen = ROUTES[name].render(root, ctx) || null;
+  if (ROUTES[name]) {
+    leaveScreen = ROUTES[name].render(root, ctx) || null;
+    return undefined;
+  }
+  DESK[name].load().then((screen) => {
+    if (shown === renders) leaveScreen = screen.render(root, ctx, routeArg()) || null;
+  }, () => {
+    if (shown === renders) root.replaceChildren(h("p", { class: "screen error", role: "alert", text: t("error.offline") }));
+  });
   return undefined;
 }
 
@@ -96,6 +132,7 @@ const ctx = {
   },
   setOffline,
   go,
+  mayOpen,
   // Whether the browser keeps our storage. Asked right after login only (Firefox asks the
   // user each time), read back without asking when the app starts already logged in.
   persistence() {
@@ -111,7 +148,7 @@ const ctx = {
     setToken(token);
     await store.put("session", state.session, "current");
     state.persistence = askPersistence();
-    go("home");
+    go(landing());
   },
   async signOut() {
     try {

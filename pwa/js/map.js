@@ -22,7 +22,8 @@ function add(tag, attrs) {
   });
 }
 
-function loadLeaflet() {
+// Leaflet's script and stylesheet, once; the desk's finding map uses it too.
+export function loadLeaflet() {
   if (!loading) {
     loading = Promise.all([
       add("link", { rel: "stylesheet", href: "/vendor/leaflet/leaflet.css" }),
