@@ -81,11 +81,14 @@ def jobs(app) -> list[tuple[str, object, object]]:
     """(name, trigger, function) for every scheduled job."""
     from .services.auth import purge_expired
     from .services.audit import verify_chain
+    from .services.photos import sweep as sweep_photos
 
     tz = app.config["TIMEZONE"]
     return [
         ("purge-expired-logins", IntervalTrigger(hours=1, timezone=tz), purge_expired),
         ("audit-verify", CronTrigger(hour=2, minute=30, timezone=tz), verify_chain),
+        # Temporary files of uploads that died and photo files no row points to (older than an hour).
+        ("photo-sweep", CronTrigger(hour=3, minute=10, timezone=tz), sweep_photos),
     ]
 
 
@@ -95,5 +98,9 @@ def run_scheduler(app) -> None:
         for name, trigger, fn in jobs(app):
             sched.add_job(_job(app, name, fn), trigger, id=name, name=name, coalesce=True,
                           max_instances=1, misfire_grace_time=3600)
+        # The photo sweep runs at start-up too, so what a crash left mid-upload goes on restart.
+        from .services.photos import sweep as sweep_photos
+
+        _job(app, "photo-sweep", sweep_photos)()
         log.info("scheduler started with %d jobs", len(sched.get_jobs()))
         sched.start()
