@@ -1,0 +1,591 @@
+"""Sync: storing the phone's visit records exactly once (DESIGN.md "How data flows",
+"The core API contract", "What nothing lost means").
+
+A batch is one transaction; each record in it is one savepoint, so a record is stored
+whole or not at all and a bad record never blocks the others. The transaction commits
+before the answer is built, so an acknowledged record is durable. Per record:
+
+- `created`: stored now, with what the server assigned (tiers, the on-site proof, the
+  clock check) in its receipt, which is kept with the visit;
+- `duplicate`: a record with this id and the same canonical content is stored: nothing
+  changes and the receipt kept when it was created is answered again, word for word;
+- `conflict`: the id is stored with other content (or one of its findings' ids belongs to
+  another visit): nothing is overwritten, the new content is kept as a SyncConflict row for
+  a supervisor (once per distinct content) and the answer names the stored record;
+- `rejected`: the record breaks a rule; nothing of it is stored, the errors say why.
+
+The canonical content of a record is its JSON as the schema reads it (ids in their
+canonical spelling, the defaults filled in, times as the phone gave them, with their
+offsets), keys sorted (server/domain/canonical.py). Only what the phone sent is in it:
+the server's own values (receive time, tiers, on-site proof) live in the visit's columns
+and its receipt, never in the stored payload, so a replay hashes the same.
+
+A visit *may lead to enforcement* ("enforcement-capable") when it is a re-inspection (a
+failed one escalates the finding to enforcement, rule E4), a case visit (evidence for an
+administrative case), or when any of its findings names a catalogue row (a breach: its
+tier may be enforcement now, or later by escalation). Only a visit whose findings are all
+advisory, or that has none, cannot. On an enforcement-capable visit every officer who is
+not auxiliary staff must hold a certificate valid on the visit's day, and at least two of
+them, with distinct certificate numbers, must (DOMAIN.md section 7); auxiliary staff are
+recorded and never counted.
+
+The device's clock is compared with the server's receive time (finished_at against the
+batch's receive time); beyond the policy's `device_clock_tolerance_h` the visit is flagged
+and its day (the certificates' validity, the catalogue row in force, the findings' discovery
+time) is taken from the receive time instead.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from geoalchemy2.shape import from_shape, to_shape
+from marshmallow import ValidationError
+from shapely.geometry import Point
+from sqlalchemy.exc import IntegrityError
+
+from schemas.sync import VisitRecordSchema
+
+from ..domain import geofence
+from ..domain.canonical import content_hash
+from ..domain.workdays import local_date
+from ..extensions import db
+from ..models import (
+    CheckResult, ChecklistItem, Finding, Order, Photo, Plan, PlanStop, Site, SyncConflict, User, Visit,
+    visit_officers,
+)
+from ..models.types import utcnow
+from . import audit, catalogue, policy as policy_service
+from .errors import ServiceError
+
+# Defaults of the limits a deployment may change in its config (FIELDCHECK_* keys set in
+# app.config); GET /api/me/today advertises the values in force.
+DEFAULT_MAX_VISITS_PER_BATCH = 100
+DEFAULT_MAX_FINDINGS_PER_VISIT = 50
+DEFAULT_MAX_RESULTS_PER_VISIT = 300
+DEFAULT_MAX_PHOTOS_PER_VISIT = 200
+ENFORCEMENT_KINDS = ("reinspection", "case")
+
+_record_schema = VisitRecordSchema()
+
+
+def limits() -> dict:
+    """The sync limits in force (the app's config, else the defaults)."""
+    cfg = current_app.config
+    return {
+        "max_visits_per_batch": int(cfg.get("SYNC_MAX_VISITS_PER_BATCH", DEFAULT_MAX_VISITS_PER_BATCH)),
+        "max_findings_per_visit": int(cfg.get("SYNC_MAX_FINDINGS_PER_VISIT", DEFAULT_MAX_FINDINGS_PER_VISIT)),
+        "max_results_per_visit": int(cfg.get("SYNC_MAX_RESULTS_PER_VISIT", DEFAULT_MAX_RESULTS_PER_VISIT)),
+        "max_photos_per_visit": int(cfg.get("SYNC_MAX_PHOTOS_PER_VISIT", DEFAULT_MAX_PHOTOS_PER_VISIT)),
+        "max_body_bytes": cfg.get("MAX_CONTENT_LENGTH"),
+    }
+
+
+def enforcement_capable(record: dict) -> bool:
+    """Whether the visit may lead to enforcement (see the module's docstring)."""
+    return record["kind"] in ENFORCEMENT_KINDS or any(f.get("violation_code") for f in record["findings"])
+
+
+def record_hash(payload: dict) -> str:
+    """SHA-256 of the record's canonical JSON: equal hashes, same record."""
+    return content_hash(payload)
+
+
+# --- rejections --------------------------------------------------------------------------
+
+
+class Rejected(Exception):
+    """A record that breaks a rule: its field errors, and the first one as the message."""
+
+    def __init__(self, errors: dict, message: str):
+        super().__init__(message)
+        self.errors = errors
+        self.message = message
+
+
+class Problems:
+    """Field errors gathered while checking one record, keyed by their path in it."""
+
+    def __init__(self) -> None:
+        self.errors: dict = {}
+        self.first: str | None = None
+
+    def add(self, path: tuple, message: str) -> None:
+        node = self.errors
+        for key in path[:-1]:
+            node = node.setdefault(str(key), {})
+        node.setdefault(str(path[-1]), []).append(message)
+        if self.first is None:
+            where = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in path).replace(".[", "[")
+            self.first = f"{where}: {message}"
+
+    def check(self) -> None:
+        if self.errors:
+            raise Rejected(self.errors, self.first or "the record breaks a rule")
+
+
+def _first_message(messages, path=()) -> str:
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            found = _first_message(value, path + (key,))
+            if found:
+                return found
+        return ""
+    if isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages):
+        where = ""
+        for p in path:
+            where += f"[{p}]" if isinstance(p, int) or (isinstance(p, str) and p.isdigit()) else (f".{p}" if where else str(p))
+        return f"{where}: {messages[0]}" if where else messages[0]
+    if isinstance(messages, list):
+        for m in messages:
+            found = _first_message(m, path)
+            if found:
+                return found
+    return ""
+
+
+class FindingClash(Exception):
+    """A finding id of the record is already stored, in another visit."""
+
+    def __init__(self, finding_id: uuid.UUID, visit_id: uuid.UUID):
+        super().__init__(f"finding {finding_id} is already stored in visit {visit_id}")
+        self.finding_id = finding_id
+        self.visit_id = visit_id
+
+
+# --- the batch ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Batch:
+    user: User
+    device_id: str
+    received_at: dt.datetime
+    policy: dict
+    limits: dict
+    scope: set[int]
+    sites: dict[int, Site | None] = dataclasses.field(default_factory=dict)
+    users: dict[int, User | None] = dataclasses.field(default_factory=dict)
+    rows: dict[tuple[str, dt.date], Any] = dataclasses.field(default_factory=dict)
+    items: set[str] | None = None
+
+    @property
+    def timezone(self) -> str:
+        return self.policy["timezone"]
+
+    def site(self, site_id: int) -> Site | None:
+        if site_id not in self.sites:
+            self.sites[site_id] = db.session.get(Site, site_id)
+        return self.sites[site_id]
+
+    def officers(self, ids: list[int]) -> dict[int, User]:
+        missing = [i for i in ids if i not in self.users]
+        if missing:
+            found = {u.id: u for u in db.session.execute(sa.select(User).where(User.id.in_(missing))).scalars()}
+            for i in missing:
+                self.users[i] = found.get(i)
+        return {i: self.users[i] for i in ids if self.users[i] is not None}
+
+    def row(self, code: str, day: dt.date):
+        key = (code, day)
+        if key not in self.rows:
+            self.rows[key] = catalogue.in_force(code, day)
+        return self.rows[key]
+
+    def item_codes(self) -> set[str]:
+        if self.items is None:
+            self.items = set(db.session.execute(sa.select(ChecklistItem.code).distinct()).scalars())
+        return self.items
+
+
+def sync_batch(device_id: str, raw_records: list, user: User) -> dict:
+    """Store a batch of visit records; answer one result per record, after the commit."""
+    lim = limits()
+    if len(raw_records) > lim["max_visits_per_batch"]:
+        raise ServiceError(
+            f"a batch holds at most {lim['max_visits_per_batch']} visits and this one has {len(raw_records)}: "
+            "send the rest in further batches", ("visits",), status=413,
+            max_visits_per_batch=lim["max_visits_per_batch"], visits=len(raw_records))
+    batch = Batch(user=user, device_id=device_id, received_at=utcnow(), policy=policy_service.values(),
+                  limits=lim, scope=set(user.park_ids))
+    results = [_one(batch, index, raw) for index, raw in enumerate(raw_records)]
+    db.session.commit()  # durable before it is acknowledged
+    counts = {status: 0 for status in ("created", "duplicate", "conflict", "rejected")}
+    for r in results:
+        counts[r["status"]] += 1
+    return {"received_at": batch.received_at.isoformat(), "counts": counts, "results": results}
+
+
+def _one(batch: Batch, index: int, raw: Any, retry: bool = True) -> dict:
+    raw_id = raw.get("id") if isinstance(raw, dict) else None
+    head = {"index": index, "id": raw_id if isinstance(raw_id, str) else None}
+    try:
+        record = _record_schema.load(raw)
+    except ValidationError as e:
+        return {**head, "status": "rejected", "message": "the record is not valid: " + _first_message(e.messages),
+                "errors": e.messages}
+    payload = _record_schema.dump(record)
+    head["id"] = payload["id"]
+    digest = record_hash(payload)
+    stored = db.session.get(Visit, record["id"])
+    if stored is not None:
+        return {**head, **_replay(batch, stored, digest, payload)}
+    try:
+        with db.session.begin_nested():
+            receipt = _create(batch, record, payload, digest)
+    except Rejected as r:
+        return {**head, "status": "rejected", "message": r.message, "errors": r.errors}
+    except ServiceError as e:
+        return {**head, "status": "rejected", "message": str(e), "errors": e.errors.get(e.location, e.errors)}
+    except FindingClash as clash:
+        return {**head, **_conflict(batch, record["id"], digest, payload, clash.visit_id,
+                                    f"finding {clash.finding_id} is already stored in visit {clash.visit_id}; "
+                                    "nothing was stored or overwritten. A supervisor will see both.")}
+    except IntegrityError:
+        # Another request stored the same id between our look-up and our insert (two tabs,
+        # a retry racing the first try): look again, once, and answer as a replay.
+        if not retry:
+            raise
+        return _one(batch, index, raw, retry=False)
+    return {**head, "status": "created", "visit": receipt}
+
+
+def _replay(batch: Batch, stored: Visit, digest: str, payload: dict) -> dict:
+    if stored.content_hash == digest:
+        return {"status": "duplicate", "visit": stored.receipt}
+    return _conflict(batch, stored.id, digest, payload, stored.id,
+                     "a record with this id was already accepted with other content; nothing was overwritten. "
+                     "A supervisor will see both; to change an acknowledged visit, send a new record that names "
+                     "it in corrects_id.")
+
+
+def _conflict(batch: Batch, record_id: uuid.UUID, digest: str, payload: dict, stored_id: uuid.UUID,
+              message: str) -> dict:
+    known = db.session.execute(sa.select(SyncConflict.id).where(
+        SyncConflict.record_id == record_id, SyncConflict.content_hash == digest)).scalar()
+    if known is None:
+        try:
+            with db.session.begin_nested():
+                row = SyncConflict(record_id=record_id, device_id=batch.device_id, user_id=batch.user.id,
+                                   content_hash=digest, payload=payload, received_at=batch.received_at)
+                db.session.add(row)
+                db.session.flush()
+                audit.record("sync.conflict", "visit", record_id,
+                             {"stored_id": str(stored_id), "content_hash": digest, "device_id": batch.device_id},
+                             batch.user.id)
+        except IntegrityError:
+            pass  # the same conflicting content, kept by a request that raced this one
+    return {"status": "conflict", "stored_id": str(stored_id), "message": message}
+
+
+# --- creating one visit ------------------------------------------------------------------
+
+
+def _create(batch: Batch, rec: dict, payload: dict, digest: str) -> dict:
+    problems = Problems()
+    lim = batch.limits
+    site = batch.site(rec["site_id"])
+    if site is None:
+        problems.add(("site_id",), f"there is no site {rec['site_id']}")
+    elif site.park_id not in batch.scope:
+        problems.add(("site_id",), f"site {site.id} ({site.name}) is in a park you are not assigned to")
+    problems.check()
+
+    skew = (batch.received_at - rec["finished_at"]).total_seconds()
+    tolerance_h = float(batch.policy["device_clock_tolerance_h"])
+    flagged = abs(skew) > tolerance_h * 3600
+    # A device clock far off is kept, not trusted: the visit is then dated by the server's clock.
+    when = batch.received_at if flagged else rec["started_at"]
+    day = local_date(when, batch.timezone)
+
+    if len(rec["findings"]) > lim["max_findings_per_visit"]:
+        problems.add(("findings",), f"a visit holds at most {lim['max_findings_per_visit']} findings; "
+                                    f"this one has {len(rec['findings'])}")
+    if len(rec["results"]) > lim["max_results_per_visit"]:
+        problems.add(("results",), f"a visit holds at most {lim['max_results_per_visit']} results; "
+                                   f"this one has {len(rec['results'])}")
+    _check_officers(batch, rec, day, problems)
+    outcome_of = _check_results(batch, rec, problems)
+    _check_findings(batch, rec, day, outcome_of, problems)
+    photos = _check_photos(batch, rec, problems)
+    stop = _check_plan_stop(rec, site, problems)
+    order = _check_order(rec, site, problems)
+    if rec["corrects_id"] is not None and db.session.get(Visit, rec["corrects_id"]) is None:
+        problems.add(("corrects_id",), f"there is no stored visit {rec['corrects_id']} to correct")
+    problems.check()
+    if rec["findings"]:
+        ids = [f["id"] for f in rec["findings"]]
+        stored = dict(db.session.execute(sa.select(Finding.id, Finding.visit_id).where(Finding.id.in_(ids))).all())
+        clash = next((fid for fid in ids if fid in stored), None)  # the first in the record's order
+        if clash is not None:
+            raise FindingClash(clash, stored[clash])
+
+    site_point = to_shape(site.geom)
+    fix = rec["location"]
+    proof = geofence.prove(
+        (fix["lon"], fix["lat"], fix["accuracy_m"]) if fix else None, (site_point.x, site_point.y),
+        float(batch.policy["geofence_radius_m"]), float(batch.policy["gps_accuracy_threshold_m"]))
+    signature = rec["record"]["party_signature_photo_id"]
+    visit = Visit(
+        id=rec["id"], site_id=site.id, kind=rec["kind"], recorded_by=batch.user.id, device_id=batch.device_id,
+        certificates_shown=rec["certificates_shown"], started_at=rec["started_at"],
+        finished_at=rec["finished_at"], received_at=batch.received_at, clock_skew_s=round(skew, 3),
+        clock_flagged=flagged, fix=from_shape(Point(fix["lon"], fix["lat"]), srid=4326) if fix else None,
+        fix_accuracy_m=fix["accuracy_m"] if fix else None, distance_m=proof.distance_m, geofence=proof.verdict,
+        party_signature_photo_id=signature, party_refused=rec["record"]["party_refused"],
+        content_hash=digest, payload=payload, corrects_id=rec["corrects_id"])
+    db.session.add(visit)
+    db.session.flush()
+    officers = batch.officers(rec["officer_ids"])
+    db.session.execute(sa.insert(visit_officers), [
+        {"visit_id": visit.id, "user_id": uid, "counted": officers[uid].certified_on(day)}
+        for uid in rec["officer_ids"]])
+    if rec["results"]:
+        db.session.execute(sa.insert(CheckResult), [
+            {"visit_id": visit.id, "item_code": r["item"], "outcome": r["outcome"]} for r in rec["results"]])
+
+    audit.record("visit.create", "visit", visit.id, {
+        "site_id": site.id, "kind": visit.kind, "device_id": batch.device_id, "content_hash": digest,
+        "officer_ids": rec["officer_ids"], "results": len(rec["results"]),
+        "findings": [str(f["id"]) for f in rec["findings"]], "geofence": proof.verdict,
+        "distance_m": proof.distance_m, "clock_flagged": flagged, "plan_stop_id": rec["plan_stop_id"],
+        "order_id": rec["order_id"],
+    }, batch.user.id)
+
+    finding_receipts = []
+    waiting: list[str] = []
+    for i, f in enumerate(rec["findings"]):
+        try:
+            finding = _store_finding(batch, visit, f, when)
+        except ServiceError as e:
+            refused = Problems()
+            for field in e.fields or ("_schema",):
+                refused.add(("findings", i, field), str(e))
+            refused.check()
+        # The findings service links the finding's photos (a row waiting for the bytes of each
+        # one not uploaded yet) and counts them in photos_waiting.
+        waiting += [str(pid) for pid in f["photo_ids"] if pid not in photos or photos[pid].status == "waiting"]
+        finding_receipts.append(_finding_receipt(finding, f))
+    reinspection = None
+    if order is not None:
+        # The lifecycle service links a re-inspection's photos to the order's finding.
+        reinspection = _record_reinspection(batch, visit, order, rec, batch.received_at if flagged else rec["finished_at"])
+        waiting += [str(pid) for pid in rec["photo_ids"] if pid not in photos or photos[pid].status == "waiting"]
+    else:
+        _attach_photos(visit, rec["photo_ids"], photos, "visit", waiting)
+    if signature is not None:
+        _attach_photos(visit, [signature], photos, "party_signature", waiting)
+    if stop is not None:
+        stop.visit_id = visit.id
+        stop.status = "visited"
+    db.session.flush()
+
+    receipt = {
+        "id": str(visit.id),
+        "received_at": batch.received_at.isoformat(),
+        "site_id": site.id,
+        "plan_stop_id": stop.id if stop is not None else None,
+        "on_site": proof.as_dict(),
+        "clock": {"skew_s": round(skew, 3), "flagged": flagged, "tolerance_h": tolerance_h},
+        "findings": finding_receipts,
+        "reinspection": reinspection,
+        "photos_waiting": waiting,
+    }
+    visit.receipt = receipt
+    return receipt
+
+
+def _check_officers(batch: Batch, rec: dict, day: dt.date, problems: Problems) -> None:
+    ids = rec["officer_ids"]
+    found = batch.officers(ids)
+    for i, uid in enumerate(ids):
+        user = found.get(uid)
+        if user is None:
+            problems.add(("officer_ids", i), f"there is no user {uid}")
+        elif not user.active:
+            problems.add(("officer_ids", i), f"{user.name}'s account is disabled")
+    if problems.errors or not enforcement_capable(rec):
+        return
+    why = "this visit may lead to enforcement (it " + (
+        f"is a {rec['kind']} visit" if rec["kind"] in ENFORCEMENT_KINDS else "records a breach of a catalogue row") + ")"
+    for i, uid in enumerate(ids):
+        user = found[uid]
+        if user.auxiliary or user.certified_on(day):
+            continue
+        if not user.certificate_no:
+            state = "holds no law-enforcement certificate"
+        elif user.certificate_expires is None or user.certificate_expires < day:
+            expired = user.certificate_expires.isoformat() if user.certificate_expires else "an unknown day"
+            state = f"holds certificate {user.certificate_no}, which expired on {expired}"
+        else:
+            state = "holds no valid certificate"
+        problems.add(("officer_ids", i), f"{why}, so every officer who is not auxiliary staff needs a certificate "
+                                         f"valid on {day.isoformat()}; {user.name} {state}")
+    certificates = {found[uid].certificate_no for uid in ids if found[uid].certified_on(day)}
+    if len(certificates) < 2 and not problems.errors:
+        problems.add(("officer_ids",), f"{why}, so it needs two certified officers with distinct certificates valid "
+                                       f"on {day.isoformat()} (auxiliary staff are recorded but never counted); "
+                                       f"it has {len(certificates)}")
+
+
+def _check_results(batch: Batch, rec: dict, problems: Problems) -> dict[str, str]:
+    known = batch.item_codes() if rec["results"] else set()
+    outcome_of = {}
+    for i, r in enumerate(rec["results"]):
+        if r["item"] not in known:
+            problems.add(("results", i, "item"), f"{r['item']} is not an item of any checklist")
+        outcome_of[r["item"]] = r["outcome"]
+    return outcome_of
+
+
+def _check_findings(batch: Batch, rec: dict, day: dt.date, outcome_of: dict, problems: Problems) -> None:
+    for i, f in enumerate(rec["findings"]):
+        if f["item"] is not None and outcome_of.get(f["item"], "fail") != "fail":
+            problems.add(("findings", i, "item"), f"{f['item']} is recorded as {outcome_of[f['item']]} in this "
+                                                  "visit's results; a finding goes with a fail")
+        if f["violation_code"] is not None:
+            row = batch.row(f["violation_code"], day)
+            if row is None:
+                problems.add(("findings", i, "violation_code"),
+                             f"{f['violation_code']} is not in the violation catalogue in force on {day.isoformat()}")
+            elif row.domain != f["domain"]:
+                problems.add(("findings", i, "domain"),
+                             f"{f['violation_code']} is a violation in the domain {row.domain}, "
+                             f"but the finding is filed under {f['domain']}")
+
+
+def _check_photos(batch: Batch, rec: dict, problems: Problems) -> dict[uuid.UUID, Photo]:
+    named: list[tuple[tuple, uuid.UUID]] = []
+    for i, f in enumerate(rec["findings"]):
+        named += [(("findings", i, "photo_ids"), pid) for pid in f["photo_ids"]]
+    named += [(("photo_ids",), pid) for pid in rec["photo_ids"]]
+    signature = rec["record"]["party_signature_photo_id"]
+    if signature is not None:
+        named.append((("record", "party_signature_photo_id"), signature))
+    if len(named) > batch.limits["max_photos_per_visit"]:
+        problems.add(("photo_ids",), f"a visit names at most {batch.limits['max_photos_per_visit']} photos; "
+                                     f"this one names {len(named)}")
+        return {}
+    seen: dict[uuid.UUID, tuple] = {}
+    owner: dict[uuid.UUID, uuid.UUID | None] = {}
+    for i, f in enumerate(rec["findings"]):
+        owner.update((pid, f["id"]) for pid in f["photo_ids"])
+    for path, pid in named:
+        if pid in seen:
+            problems.add(path, f"photo {pid} is also named at {'.'.join(map(str, seen[pid]))}: a photo proves one thing")
+        seen[pid] = path
+    if not seen:
+        return {}
+    stored = {p.id: p for p in db.session.execute(sa.select(Photo).where(Photo.id.in_(list(seen)))).scalars()}
+    for pid, photo in stored.items():
+        # A photo uploaded before its record is not linked yet, but names the record it was
+        # taken for: it must be this one. A linked photo belongs to another record.
+        claims_other = (photo.claimed_visit_id not in (None, rec["id"])
+                        or photo.claimed_finding_id not in (None, owner.get(pid)))
+        if photo.visit_id is not None or photo.finding_id is not None or claims_other:
+            problems.add(seen[pid], f"photo {pid} already belongs to another visit or finding")
+    return stored
+
+
+def _check_plan_stop(rec: dict, site: Site, problems: Problems) -> PlanStop | None:
+    if rec["plan_stop_id"] is None:
+        return None
+    stop = db.session.get(PlanStop, rec["plan_stop_id"])
+    if stop is None:
+        problems.add(("plan_stop_id",), f"there is no plan stop {rec['plan_stop_id']}")
+        return None
+    plan = db.session.get(Plan, stop.plan_id)
+    if plan is None or plan.status != "published":
+        problems.add(("plan_stop_id",), f"plan stop {stop.id} belongs to a plan that is not published")
+    elif stop.site_id != site.id:
+        problems.add(("plan_stop_id",), f"plan stop {stop.id} is at site {stop.site_id}, not at site {site.id}")
+    elif stop.visit_id is not None:
+        problems.add(("plan_stop_id",), f"plan stop {stop.id} was already visited (visit {stop.visit_id}); "
+                                        "send this visit without plan_stop_id")
+    return stop
+
+
+def _check_order(rec: dict, site: Site, problems: Problems) -> Order | None:
+    if rec["order_id"] is None:
+        return None
+    order = db.session.get(Order, rec["order_id"])
+    if order is None:
+        problems.add(("order_id",), f"there is no order {rec['order_id']}")
+        return None
+    finding_site = db.session.execute(sa.select(Finding.site_id).where(Finding.id == order.finding_id)).scalar()
+    if finding_site != site.id:
+        problems.add(("order_id",), f"order {order.number} is for another site, not site {site.id}")
+    return order
+
+
+def _finding_data(f: dict, when: dt.datetime) -> dict:
+    """The finding as the findings service takes it, dated by the visit's trusted time."""
+    return {**f, "discovered_at": when}
+
+
+def _store_finding(batch: Batch, visit: Visit, f: dict, when: dt.datetime) -> Finding:
+    from .findings import record_finding
+
+    return record_finding(visit, _finding_data(f, when), batch.user.id)
+
+
+def _finding_receipt(finding: Finding, f: dict) -> dict:
+    return {
+        "id": str(finding.id),
+        "domain": finding.domain,
+        "violation_code": f["violation_code"],
+        "suggested_tier": finding.suggested_tier,
+        "final_tier": finding.final_tier,
+        "rule_id": finding.rule_id,
+        "flags": list(finding.flags or []),
+        "tolerance_path": finding.tolerance_path,
+        "explanation_zh": finding.explanation_zh,
+        "explanation_en": finding.explanation_en,
+        "correction_deadline": finding.correction_deadline.isoformat() if finding.correction_deadline else None,
+        "policy_version": finding.policy_version,
+        "photos_waiting": finding.photos_waiting or 0,
+    }
+
+
+def _attach_photos(visit: Visit, ids: list[uuid.UUID], stored: dict[uuid.UUID, Photo], purpose: str,
+                   waiting: list[str]) -> None:
+    """Link the visit's own photos (not a finding's) to it; a photo not uploaded yet gets a
+    row waiting for its bytes, which PUT /api/photos/<id> fills in."""
+    for pid in ids:
+        photo = stored.get(pid)
+        if photo is None:
+            photo = Photo(id=pid, visit_id=visit.id, status="waiting", purpose=purpose)
+            db.session.add(photo)
+            stored[pid] = photo
+        else:
+            photo.visit_id = visit.id
+            photo.purpose = photo.purpose or purpose
+        if photo.status == "waiting":
+            waiting.append(str(pid))
+
+
+# Where the lifecycle service's field names sit in the visit record.
+_REINSPECTION_FIELDS = {"at": "finished_at", "visit_id": "id", "outcome": "outcome", "photo_ids": "photo_ids"}
+
+
+def _record_reinspection(batch: Batch, visit: Visit, order: Order, rec: dict, at: dt.datetime) -> dict:
+    """The re-inspection through the order's lifecycle (a failed or partly passed one escalates
+    the finding to enforcement at once); a refusal there rejects the visit."""
+    from . import lifecycle
+
+    try:
+        row = lifecycle.record_reinspection_of_order(
+            order.id, batch.user, rec["outcome"], at=at, photo_ids=rec["photo_ids"], visit_id=visit.id,
+            note=rec["note"], commit=False)
+    except ServiceError as e:
+        refused = Problems()
+        for field in e.fields or ("order_id",):
+            refused.add((_REINSPECTION_FIELDS.get(field, "order_id"),), str(e))
+        refused.check()
+    finding = db.session.get(Finding, order.finding_id)
+    return {"id": row.id, "order_id": order.id, "outcome": row.outcome, "finding_id": str(finding.id),
+            "finding_status": finding.status, "final_tier": finding.final_tier}
