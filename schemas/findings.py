@@ -122,7 +122,7 @@ class FindingLookupSchema(StrictSchema):
     repeats = fields.Integer(metadata={"description": "earlier findings of the type at the enterprise in the window"})
     earlier_tolerance_closed = fields.Boolean()
     earlier_order_failed = fields.Boolean()
-    window_days = fields.Integer(metadata={"description": "the look-back window of the policy in force now"})
+    window_days = fields.Integer(metadata={"description": "the look-back window of the policy version the look-up used"})
 
 
 class FindingExplanationSchema(StrictSchema):

@@ -475,7 +475,9 @@ def _order(app, w, fid, *, issued_days_ago=3, deadline_in=2, commitment="signed"
         return order.id
 
 
-def _reinspection(app, w, order_id, *, outcome="passed", days_ago=0, photos=1):
+def _reinspection(app, w, order_id, *, outcome="passed", days_ago=0, photos=1, desk=False):
+    """A re-inspection on its own visit with photos taken there, or (desk) recorded at the desk with
+    the ids of photos the enterprise sent."""
     from server.extensions import db
     from server.models import Finding, Order, Photo, Reinspection, Visit
 
@@ -483,17 +485,20 @@ def _reinspection(app, w, order_id, *, outcome="passed", days_ago=0, photos=1):
         order = db.session.get(Order, order_id)
         finding = db.session.get(Finding, order.finding_id)
         at = local(today() - dt.timedelta(days=days_ago), 9)
-        visit = Visit(id=uuid.uuid4(), site_id=finding.site_id, kind="reinspection", recorded_by=w.users["insp1"],
-                      started_at=at, geofence="on_site", content_hash=uuid.uuid4().hex * 2,
-                      payload={"order_id": order_id})
-        db.session.add(visit)
-        db.session.flush()
-        r = Reinspection(order_id=order_id, visit_id=visit.id, outcome=outcome, at=at, recorded_by=w.users["insp1"],
-                         note="已整改")
+        visit = None
+        if not desk:
+            visit = Visit(id=uuid.uuid4(), site_id=finding.site_id, kind="reinspection",
+                          recorded_by=w.users["insp1"], started_at=at, geofence="on_site",
+                          content_hash=uuid.uuid4().hex * 2, payload={"order_id": order_id})
+            db.session.add(visit)
+            db.session.flush()
+        shots = [Photo(id=uuid.uuid4(), visit_id=visit.id if visit else None, status="stored", purpose="整改后照片",
+                       sha256=hashlib.sha256(f"r{i}".encode()).hexdigest(), captured_at=at) for i in range(photos)]
+        db.session.add_all(shots)
+        r = Reinspection(order_id=order_id, visit_id=visit.id if visit else None, outcome=outcome, at=at,
+                         recorded_by=w.users["insp1"], note="已整改",
+                         photo_ids=[str(p.id) for p in shots] if desk else [])
         db.session.add(r)
-        for i in range(photos):
-            db.session.add(Photo(id=uuid.uuid4(), visit_id=visit.id, status="stored", purpose="整改后照片",
-                                 sha256=hashlib.sha256(f"r{i}".encode()).hexdigest(), captured_at=at))
         db.session.commit()
         return r.id
 
@@ -590,10 +595,14 @@ def test_tolerance_checklist_names_what_is_missing_until_all_is_there(client, au
     assert c["missing"] == ["conditions_confirmed", "reinspection_passed"]
     assert "no photo" in next(i["detail"] for i in c["items"] if i["key"] == "reinspection_passed")
 
-    _reinspection(app, world, order_id, outcome="passed", photos=1)
+    _reinspection(app, world, order_id, outcome="passed", photos=1, desk=True)
     _record(app, "finding.confirm_conditions", "finding", fid, {"conditions_confirmed": True}, world.users["sup1"])
-    c = _checklist(client, auth, fid)
+    d = client.get(f"/api/findings/{fid}", headers=auth.headers("sup1")).get_json()
+    c = d["tolerance_checklist"]
     assert c["missing"] == [] and c["complete"] is True
+    # The desk record's photo shows under its re-inspection, not among the finding's own.
+    assert [len(r["photos"]) for r in d["orders"][0]["reinspections"]] == [0, 1]
+    assert d["photos"] == []
 
 
 def test_tolerance_checklist_refuses_a_long_deadline_a_late_reinspection_and_a_second_waiver(

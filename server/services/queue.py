@@ -272,6 +272,19 @@ def _photo(p: Photo) -> dict:
             "thumb": photo_thumb_url(p.id) if p.status == "stored" else None}
 
 
+def _as_uuid(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _proves(r: Reinspection, p: Photo) -> bool:
+    """A photo of this re-inspection: listed with it, or taken on its visit."""
+    return (r.visit_id is not None and p.visit_id == r.visit_id) or str(p.id) in {
+        str(_as_uuid(i)) for i in (r.photo_ids or [])}
+
+
 def _names(user_ids) -> dict[int, str]:
     ids = sorted({i for i in user_ids if i is not None})
     if not ids:
@@ -320,15 +333,18 @@ def finding_detail(finding_id: uuid.UUID, scope: set[int] | None, today: dt.date
         sa.select(EducationRecord).where(EducationRecord.finding_id == fid)
         .order_by(EducationRecord.at, EducationRecord.id)).scalars())
     ledger = db.session.execute(sa.select(ToleranceRecord).where(ToleranceRecord.finding_id == fid)).scalar()
-    # The finding's own photos, and those of its re-inspection visits (not the photos of other
-    # findings made on the same visit).
+    # The finding's own photos, and those of its re-inspections: the photos a re-inspection was
+    # recorded with and those of its visit (not the photos of other findings on that visit).
     reinspection_visits = {r.visit_id for r in reinspections if r.visit_id}
+    listed = {_as_uuid(i) for r in reinspections for i in (r.photo_ids or [])} - {None}
     photos = list(db.session.execute(
         sa.select(Photo).where(sa.or_(
             Photo.finding_id == fid,
             sa.and_(Photo.visit_id.in_(sorted(reinspection_visits, key=str)),
                     sa.or_(Photo.finding_id.is_(None), Photo.finding_id == fid)),
+            Photo.id.in_(sorted(listed, key=str)),
         )).order_by(Photo.captured_at, Photo.id)).scalars())
+    photos_of = {r.id: [p for p in photos if _proves(r, p)] for r in reinspections}
     names = _names([o.issued_by for o in orders] + [r.recorded_by for r in reinspections]
                    + [r.reviewer_id for r in reviews] + [e.by_user for e in education]
                    + ([case.filed_by, case.investigator1_id, case.investigator2_id] if case else [])
@@ -338,14 +354,18 @@ def finding_detail(finding_id: uuid.UUID, scope: set[int] | None, today: dt.date
         "reinspection": [r.id for r in reinspections], "education_record": [e.id for e in education],
         "tolerance_record": [ledger.id] if ledger else [], "photo": [p.id for p in photos],
     })
-    checklist = tolerance_checklist(finding, vt, orders, reinspections, education, ledger, photos, history, policy)
-    finding_photos = [p for p in photos if p.visit_id not in reinspection_visits]
+    lookup_policy = db.session.get(PolicyVersion, finding.policy_version)
+    window = {**default_policy(), **(lookup_policy.values if lookup_policy else {})}["repeat_window_days"]
+    checklist = tolerance_checklist(finding, vt, orders, reinspections, education, ledger, photos_of, history,
+                                    window, policy["timezone"])
+    of_reinspections = {p.id for ps in photos_of.values() for p in ps}
+    finding_photos = [p for p in photos if p.id not in of_reinspections]
     reinspection_rows = {o.id: [] for o in orders}
     for r in reinspections:
         reinspection_rows[r.order_id].append({
             "id": r.id, "outcome": r.outcome, "at": r.at, "visit_id": r.visit_id, "note": r.note,
             "recorded_by": _person(names, r.recorded_by),
-            "photos": [_photo(p) for p in photos if r.visit_id and p.visit_id == r.visit_id],
+            "photos": [_photo(p) for p in photos_of[r.id]],
         })
     return {
         **row,
@@ -360,7 +380,7 @@ def finding_detail(finding_id: uuid.UUID, scope: set[int] | None, today: dt.date
         "lookup": {
             "repeats": finding.repeats, "earlier_tolerance_closed": finding.earlier_tolerance_closed,
             "earlier_order_failed": finding.earlier_order_failed,
-            "window_days": policy["repeat_window_days"],
+            "window_days": window,
         },
         "classification": {
             "suggested_tier": finding.suggested_tier, "final_tier": finding.final_tier, "rule_id": finding.rule_id,
@@ -430,8 +450,8 @@ def _conditions_confirmed(ledger: ToleranceRecord | None, history: list[dict]) -
 
 def tolerance_checklist(finding: Finding, vt: ViolationType | None, orders: list[Order],
                         reinspections: list[Reinspection], education: list[EducationRecord],
-                        ledger: ToleranceRecord | None, photos: list[Photo], history: list[dict],
-                        policy: dict) -> dict:
+                        ledger: ToleranceRecord | None, photos_of: dict[int, list[Photo]], history: list[dict],
+                        window_days: int, timezone: str) -> dict:
     """DOMAIN.md section 4's checklist from the stored facts (server/domain/tolerance.py decides)."""
     order_facts = None
     if orders:
@@ -442,8 +462,7 @@ def tolerance_checklist(finding: Finding, vt: ViolationType | None, orders: list
             reinspections=tuple(
                 tolerance.ReinspectionFacts(
                     outcome=r.outcome, at=r.at,
-                    stored_photos=sum(1 for p in photos if r.visit_id and p.visit_id == r.visit_id
-                                      and p.status == "stored"))
+                    stored_photos=sum(1 for p in photos_of[r.id] if p.status == "stored"))
                 for r in reinspections if r.order_id == latest.id),
         )
     row = None if vt is None else tolerance.RowFacts(
@@ -452,10 +471,10 @@ def tolerance_checklist(finding: Finding, vt: ViolationType | None, orders: list
     facts = tolerance.ToleranceFacts(
         discovered_at=finding.discovered_at, tolerance_path=finding.tolerance_path, final_tier=finding.final_tier,
         row=row, repeats=finding.repeats, earlier_tolerance_closed=finding.earlier_tolerance_closed,
-        repeat_window_days=policy["repeat_window_days"], lookup_policy_version=finding.policy_version,
+        repeat_window_days=window_days, lookup_policy_version=finding.policy_version,
         conditions_confirmed=_conditions_confirmed(ledger, history), order=order_facts,
         education_records=len(education),
     )
-    result = tolerance.checklist(facts, work_calendar(), policy["timezone"])
+    result = tolerance.checklist(facts, work_calendar(), timezone)
     return {"applies": result.applies, "why": result.why, "complete": result.complete,
             "items": [dataclasses.asdict(i) for i in result.items], "missing": result.missing}
