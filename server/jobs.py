@@ -82,10 +82,13 @@ def jobs(app) -> list[tuple[str, object, object]]:
     from .services.auth import purge_expired
     from .services.audit import verify_chain
     from .services.photos import sweep as sweep_photos
+    from .services.lifecycle import sweep_clocks
 
     tz = app.config["TIMEZONE"]
     return [
         ("purge-expired-logins", IntervalTrigger(hours=1, timezone=tz), purge_expired),
+        # Overdue orders escalate (E4), passed deadlines make re-inspections due, expiring clocks are logged.
+        ("finding-clocks", IntervalTrigger(hours=1, timezone=tz), sweep_clocks),
         ("audit-verify", CronTrigger(hour=2, minute=30, timezone=tz), verify_chain),
         # Temporary files of uploads that died and photo files no row points to (older than an hour).
         ("photo-sweep", CronTrigger(hour=3, minute=10, timezone=tz), sweep_photos),

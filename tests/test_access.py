@@ -28,7 +28,35 @@ def _site_body(ids):
     return {"park_id": ids["EDZ"], "name": f"测试企业{n}有限公司", "lon": 119.155 + n * 0.0005, "lat": 32.255}
 
 
-# (method, path with {EDZ}/{site} placeholders, who gets 2xx, body factory)
+class Reaches(frozenset):
+    """Who reaches an action on a finding. The walk names a finding that does not exist, so these
+    users get past the role check to the look-up (404) and the others are refused before it (403);
+    tests/test_actions_api.py walks every action with real findings, park by park and state by state."""
+
+
+SUPERVISORS = Reaches({"sup1", "admin1"})
+LEGAL = Reaches({"legal1", "admin1"})
+_SUPERVISOR_ACTIONS = {
+    "confirm-tier": {}, "change-tier": {"tier": "service", "reason": "r"}, "issue-order": {},
+    "record-commitment": {"commitment": "signed"}, "record-reinspection": {"outcome": "passed"},
+    "file-case": {"investigator_ids": [1, 2]}, "close": {}, "reopen": {"reason": "r"},
+    "case/notify": {"statement": "s"}, "case/request-hearing": {}, "case/hold-hearing": {},
+    "case/submit-legal-review": {}, "case/decide": {"decision": "penalty", "note": "n"}, "case/serve": {},
+    "case/record-payment": {}, "case/record-enforcement": {}, "case/close": {}, "case/transfer": {"reason": "r"},
+}
+
+
+def _policy_patch(ids):
+    return {"values": {"clock_warning_days": next(_counter) % 30}, "reason": "access walk"}
+
+
+def _policy_put(ids):
+    from server.domain.policy import default_policy
+
+    return {"values": {**default_policy(), "clock_warning_days": next(_counter) % 30}, "reason": "access walk"}
+
+
+# (method, path with {EDZ}/{site}/{finding} placeholders, who gets 2xx, body factory)
 POLICY = [
     ("GET", "/api/health", PUBLIC, None),
     ("GET", "/api/openapi.json", PUBLIC, None),
@@ -46,6 +74,17 @@ POLICY = [
     ("POST", "/api/sites", ADMIN, _site_body),
     ("GET", "/api/sites/{site}", EDZ_STAFF, None),
     ("PATCH", "/api/sites/{site}", ADMIN, lambda ids: {"address": f"路{next(_counter)}号"}),
+    ("GET", "/api/policy", ALL_STAFF, None),
+    ("PUT", "/api/policy", ADMIN, _policy_put),
+    ("PATCH", "/api/policy", ADMIN, _policy_patch),
+    ("GET", "/api/findings", {"sup1", "legal1", "admin1"}, None),
+    ("GET", "/api/findings/{finding}", Reaches({"sup1", "legal1", "admin1"}), None),
+    ("GET", "/api/stats/tiers", {"sup1", "admin1"}, None),
+    ("GET", "/api/findings/{finding}/actions", Reaches({"sup1", "legal1", "admin1"}), None),
+    ("POST", "/api/findings/{finding}/legal-review", LEGAL,
+     lambda ids: {"outcome": "no_penalty", "reason": "r"}),
+    *[("POST", f"/api/findings/{{finding}}/{action}", SUPERVISORS, lambda ids, body=body: body)
+      for action, body in _SUPERVISOR_ACTIONS.items()],
 ]
 NOT_API = {"/api/docs/init.js", "/api/docs/static/<path:filename>"}
 
@@ -57,7 +96,7 @@ def _ids(app):
     with app.app_context():
         parks = dict(db.session.execute(sa.select(Park.code, Park.id)).all())
         site = db.session.execute(sa.select(Site.id).where(Site.park_id == parks["EDZ"]).order_by(Site.id)).scalar()
-    return {"EDZ": parks["EDZ"], "CHEM": parks["CHEM"], "site": site}
+    return {"EDZ": parks["EDZ"], "CHEM": parks["CHEM"], "site": site, "finding": "0b8e4c1e-0000-4000-8000-000000000000"}
 
 
 def test_every_api_endpoint_is_in_the_policy(app):
@@ -65,7 +104,8 @@ def test_every_api_endpoint_is_in_the_policy(app):
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api") or rule.rule in NOT_API:
             continue
-        path = rule.rule.replace("<int:park_id>", "{EDZ}").replace("<int:site_id>", "{site}")
+        path = (rule.rule.replace("<int:park_id>", "{EDZ}").replace("<int:site_id>", "{site}")
+                .replace("<uuid:finding_id>", "{finding}"))
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (method, path) in declared, f"{method} {rule.rule} has no row in the access policy"
 
@@ -90,7 +130,9 @@ def test_who_gets_what(client, auth, app, method, path, allowed, body):
     assert anonymous.status_code == 401, (method, url, anonymous.status_code)
     for username in sorted(ALL_STAFF):
         resp = call(auth.headers(username))
-        if username in allowed:
+        if isinstance(allowed, Reaches) and username in allowed:
+            assert resp.status_code == 404, (method, url, username, resp.status_code, resp.get_json())
+        elif username in allowed:
             assert 200 <= resp.status_code < 300, (method, url, username, resp.status_code, resp.get_json())
             if method == "DELETE":
                 auth.tokens.pop(username)  # logged out: the next call logs in again

@@ -9,7 +9,7 @@ A finding's status:
 | --- | --- | --- |
 | awaiting_review | classified; a supervisor has not confirmed or changed the tier | confirm-tier, change-tier |
 | legal_review | flagged `statutory_minor_review`; the legal reviewer has not decided | legal-review |
-| open | tier settled; the tier's next step is due | service: close; management: issue-order (close once its order passed); enforcement: file-case |
+| open | tier settled; the tier's next step is due | service: close; management: issue-order (once its order passed: close, record-commitment); enforcement: file-case |
 | order_issued | a rectification notice runs; its deadline has not passed | record-commitment, record-reinspection |
 | reinspection_due | the deadline passed; the re-inspection is due by the order's reinspection_due | record-commitment, record-reinspection |
 | escalated | the order went overdue or failed its re-inspection: enforcement by rule E4 | file-case, change-tier |
@@ -115,10 +115,16 @@ def refusal(state: FindingState, action: str) -> str | None:
             return f"an order (责令限期改正) is the management tier's step; this finding's tier is {state.final_tier}"
         if order is not None and order.status in ("open", "passed"):
             return f"order {order.number} is {order.status}: one order at a time"
-    elif action in ("record-commitment", "record-reinspection"):
+    elif action == "record-reinspection":
         if s not in ("order_issued", "reinspection_due") or order is None or order.status != "open":
             return f"no order is running (the finding is {s})"
-        if action == "record-commitment" and order.commitment != "pending":
+    elif action == "record-commitment":
+        # The letter may be filed after the re-inspection passed, before the finding closes.
+        running = s in ("order_issued", "reinspection_due") and order is not None and order.status == "open"
+        passed = s == "open" and order is not None and order.status == "passed"
+        if not (running or passed):
+            return f"no order is running or waiting to close (the finding is {s})"
+        if order.commitment != "pending":
             return f"the commitment letter of order {order.number} is already recorded ({order.commitment})"
     elif action == "legal-review":
         case = state.case
@@ -140,6 +146,8 @@ def refusal(state: FindingState, action: str) -> str | None:
         if state.flagged and state.legal_review != "confirm_enforcement":
             return "flagged for statutory minor review: no case before the legal reviewer confirms enforcement"
     elif action == "close":
+        if s in ("order_issued", "reinspection_due") and order is not None:
+            return f"order {order.number} is running: a management finding closes after its order's re-inspection passed"
         if s != "open":
             return f"only a finding whose next step is its closing can close; the finding is {s}"
         if state.final_tier == "enforcement":

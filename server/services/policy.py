@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from ..domain.classify import RULES, InvalidPolicy
 from ..domain.policy import DEFAULT_POLICY, default_policy
 from ..extensions import db
 from ..models import PolicyVersion
@@ -48,3 +49,22 @@ def change(changes: dict, reason: str, actor_id: int | None) -> PolicyVersion:
                  {"reason": row.reason, "changes": {k: {"from": before.values.get(k), "to": v} for k, v in changes.items()}},
                  actor_id)
     return row
+
+
+def update(values: dict, reason: str, actor_id: int | None) -> tuple[PolicyVersion, bool]:
+    """An admin's change (PUT or PATCH /api/policy), committed: a new version holding the knobs
+    that differ from the version in force. When none differs nothing is stored (a repeated PUT
+    changes nothing) and the answer says so."""
+    in_force = {**default_policy(), **current().values}
+    changes = {k: v for k, v in values.items() if in_force.get(k) != v}
+    if not changes:
+        row = current()
+        db.session.commit()  # the first version, when this made it
+        return row, False
+    try:
+        RULES.policy_values({**in_force, **changes})  # the classifier must be able to read it
+    except InvalidPolicy as e:
+        raise ServiceError(str(e), tuple(changes)) from None
+    row = change(changes, reason, actor_id)
+    db.session.commit()
+    return row, True
