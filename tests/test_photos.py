@@ -528,3 +528,59 @@ def test_types_are_told_from_the_bytes(photos_dir):
     assert sniff(b"GIF89a") is None and sniff(b"") is None
     assert declared_acceptable("image/jpeg") and declared_acceptable("") and declared_acceptable(None)
     assert declared_acceptable("application/octet-stream") and not declared_acceptable("text/html")
+
+
+def test_photos_given_as_bytes_join_the_callers_transaction(app, records, photos_dir):
+    """What the demo city uses: the same files and row as an upload, committed by the caller."""
+    from server.extensions import db
+    from server.models import Photo, User
+    from server.services.photos import Actor, ingest_bytes
+
+    data = (photos_dir / "orientation" / "portrait_6.jpg").read_bytes()
+    with app.app_context():
+        user = db.session.execute(sa.select(User).where(User.username == "insp1")).scalar_one()
+        pid = uuid.uuid4()
+        view = ingest_bytes(pid, data, {"finding_id": records["finding_id"],
+                                        "captured_at": dt.datetime.now(dt.timezone.utc)}, Actor.of(user))
+        assert view["linked"] and (view["width"], view["height"]) == (450, 600)
+        db.session.rollback()  # the caller decides: rolled back, no row
+        assert db.session.get(Photo, pid) is None
+        ingest_bytes(pid, data, {"finding_id": records["finding_id"],
+                                 "captured_at": dt.datetime.now(dt.timezone.utc)}, Actor.of(user))
+        db.session.commit()
+        assert db.session.get(Photo, pid).sha256 == hashlib.sha256(data).hexdigest()
+    assert hashlib.sha256(data).hexdigest() + ".thumb.jpg" in store_listing(app)
+
+
+def test_two_uploads_of_one_new_id_at_once_answer_as_a_replay(app, client, auth, records, engine, monkeypatch):
+    """The other upload commits its row between this one's look-up and its insert: the insert
+    fails on the key and this upload answers from the other's row. (On SQLite the write lock
+    taken at the look-up serialises them, so the race exists on PostgreSQL only.)"""
+    if engine != "postgis":
+        pytest.skip("SQLite serialises the two uploads with its write lock: no race to test")
+    from server.extensions import db
+    from server.models import User
+    from server.services import photos as service
+
+    data = image_bytes(fmt="JPEG")
+    pid = uuid.uuid4()
+    real = service.exif_domain.compare_claims
+    raced = []
+
+    def the_other_upload_commits_first(*args, **kwargs):
+        if not raced:
+            raced.append(True)
+            with app.app_context():
+                user = db.session.execute(sa.select(User).where(User.username == "insp2")).scalar_one()
+                service.ingest_bytes(pid, data, {"finding_id": records["finding_id"],
+                                                 "captured_at": dt.datetime.now(dt.timezone.utc)},
+                                     service.Actor.of(user))
+                db.session.commit()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service.exif_domain, "compare_claims", the_other_upload_commits_first)
+    r = upload(client, auth.headers("insp1"), pid, data, finding_id=records["finding_id"])
+    assert raced and r.status_code == 200, r.get_json()
+    assert r.get_json()["sha256"] == hashlib.sha256(data).hexdigest()
+    row = _photo_row(app, pid)
+    assert row.status == "stored"

@@ -105,6 +105,12 @@ class PhotoItem(MethodView):
         nothing; other bytes under a stored id are 409. The hash must match the bytes (422 names
         both). A photo may come before the record that names it: it is kept and linked when the
         record arrives (`linked` is false until then). Inspectors of the record's park only.
+
+        From a browser: `const form = new FormData(); form.append("file", blob, "photo.jpg");
+        form.append("sha256", hex); form.append("finding_id", findingId);
+        form.append("captured_at", takenAt); fetch(`/api/photos/${photoId}`, {method: "PUT",
+        headers: {Authorization: `Bearer ${token}`}, body: form})` (no Content-Type header: the
+        browser sets multipart/form-data with its boundary).
         """
         file = args.pop("file")
         result = service.receive(photo_id, args, file, service.Actor.of(current_user()))

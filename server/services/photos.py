@@ -26,6 +26,7 @@ import io
 import logging
 import uuid
 import warnings
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -43,7 +44,7 @@ from ..domain.photo_types import HEADER_BYTES, PhotoType, declared_acceptable, d
 from ..extensions import db
 from ..models import Finding, Photo, Site, Visit
 from ..models.types import utcnow
-from ..storage import StorageUnavailable, derived_key, original_key, photo_store, sha_of_key
+from ..storage import derived_key, original_key, photo_store, sha_of_key
 from . import audit
 from .errors import Conflict, ServiceError
 
@@ -276,6 +277,38 @@ def derive(path: Path, ptype: PhotoType, settings: Settings) -> Derived:
     return Derived(ptype, up_w, up_h, display_bytes, thumb_bytes, position, when, notes)
 
 
+def store_files(spooled: Spooled, ptype: PhotoType, settings: Settings, store) -> Derived:
+    """Decode and derive, then put the original (the spooled file, moved into place) and the
+    two copies. Refusals (4xx) leave the spooled file for the caller to discard.
+
+    The disk waits overlap the work: the spooled original is flushed to disk while the photo
+    is decoded, and the three files are put at once (their fsyncs share a journal commit; an
+    object store takes the three PUTs in parallel).
+    """
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="photo-store") as pool:
+        ready = pool.submit(store.prepare, spooled.path)
+        try:
+            derived = derive(spooled.path, ptype, settings)
+        finally:
+            wait([ready])  # never discard a file another thread is still flushing
+        puts = [
+            pool.submit(store.put, original_key(spooled.sha256), spooled.path, ptype.content_type),
+            pool.submit(store.put, derived_key(spooled.sha256, "display"), derived.display, "image/jpeg"),
+            pool.submit(store.put, derived_key(spooled.sha256, "thumb"), derived.thumb, "image/jpeg"),
+        ]
+        wait(puts)
+    for future in [ready, *puts]:
+        err = future.exception()
+        if err is None:
+            continue
+        if not isinstance(err, OSError):  # StorageUnavailable is an OSError
+            raise err
+        log.error("photo %s could not be stored: %s", spooled.sha256, err)
+        raise ServiceError("the server cannot store photos right now; the phone keeps this one and tries again "
+                           "later", status=503) from None
+    return derived
+
+
 # --- the database side ------------------------------------------------------------------------
 
 
@@ -399,30 +432,43 @@ def receive(photo_id: uuid.UUID, meta: dict, file, actor: Actor) -> Received:
         db.session.rollback()  # end the read: nothing below holds a database lock
 
         # Step 2: the image work and the files.
-        derived = derive(spooled.path, ptype, settings)
-        try:
-            store.put(original_key(spooled.sha256), spooled.path, ptype.content_type)
-            stored = True
-            store.put(derived_key(spooled.sha256, "display"), derived.display, "image/jpeg")
-            store.put(derived_key(spooled.sha256, "thumb"), derived.thumb, "image/jpeg")
-        except (StorageUnavailable, OSError) as err:
-            log.error("photo %s could not be stored: %s", photo_id, err)
-            raise ServiceError("the server cannot store photos right now; the phone keeps this one and tries again "
-                               "later", status=503) from None
+        derived = store_files(spooled, ptype, settings, store)
+        stored = True
 
         # Step 3: the row, committed after the files are in place.
-        for attempt in (1, 2):
+        with _writing():
             try:
-                with _writing():
-                    result = _write_row(photo_id, meta, spooled, derived, actor, settings)
-                    db.session.commit()
-                return result
+                result = _write_row(photo_id, meta, spooled, derived, actor, settings)
+                db.session.commit()
             except sa.exc.IntegrityError:
-                # Two uploads of one new id at once: the other inserted first; answer as a replay.
+                # Two uploads of one new id at once and the other inserted first: answered
+                # from its row now (a replay, or a conflict for other bytes).
                 db.session.rollback()
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+                result = _write_row(photo_id, meta, spooled, derived, actor, settings)
+                db.session.commit()
+        return result
+    finally:
+        if not stored:
+            store.discard(spooled.path)
+
+
+def ingest_bytes(photo_id: uuid.UUID, data: bytes, meta: dict, actor: Actor) -> dict:
+    """Store a photo given as bytes inside the caller's transaction (the demo city, an import):
+    the same checks, files and row as an upload, flushed and audited but not committed.
+    `meta` is what the upload form carries (finding_id or visit_id, captured_at, ...); the
+    hash is computed here."""
+    settings = Settings.from_config(current_app.config)
+    store = photo_store()
+    spooled = spool(io.BytesIO(data), store, settings.max_bytes)
+    stored = False
+    try:
+        ptype = sniff(spooled.head)
+        if ptype is None:
+            raise ServiceError(f"a photo is JPEG, PNG, WebP or HEIC; these bytes are {describe(spooled.head)}",
+                               ("file",), status=415, location="files")
+        derived = store_files(spooled, ptype, settings, store)
+        stored = True
+        return _write_row(photo_id, {**meta, "sha256": spooled.sha256}, spooled, derived, actor, settings).photo
     finally:
         if not stored:
             store.discard(spooled.path)

@@ -64,6 +64,10 @@ class PhotoStore(abc.ABC):
         It lives where the sweep finds it if the process dies before `put` or `discard`.
         """
 
+    def prepare(self, temp: Path) -> None:
+        """Make a spooled file durable ahead of `put`, so that `put` only has to rename it.
+        Runs in a thread while the photo is decoded; nothing to do for an object store."""
+
     @abc.abstractmethod
     def discard(self, temp: Path) -> None:
         """Remove a spooled file that will not be stored (a refused upload)."""

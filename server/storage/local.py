@@ -43,6 +43,10 @@ class LocalStore(PhotoStore):
         fh = tempfile.NamedTemporaryFile(dir=self.temp_dir, prefix="upload-", delete=False)
         return fh, Path(fh.name)
 
+    def prepare(self, temp: Path) -> None:
+        with open(temp, "rb") as fh:
+            os.fsync(fh.fileno())
+
     def discard(self, temp: Path) -> None:
         Path(temp).unlink(missing_ok=True)
 
@@ -63,7 +67,7 @@ class LocalStore(PhotoStore):
         else:
             temp = Path(data)
             with open(temp, "rb") as fh:
-                os.fsync(fh.fileno())  # the bytes are on disk before the name points at them
+                os.fsync(fh.fileno())  # the bytes are on disk before the name points at them (quick after prepare)
         # Replacing an existing key puts identical bytes there and makes the file young again,
         # so a sweep running now cannot take it from the row about to name it.
         os.replace(temp, final)
