@@ -4,7 +4,7 @@
 //
 // VERSION must change whenever a file in SHELL changes, or phones keep the old shell:
 // tests/test_pwa_size.py checks that it carries the hash of the shell's contents.
-const VERSION = "fc-shell-873cb544ac";
+const VERSION = "fc-shell-c3d007796e";
 const SHELL_CACHE = VERSION;
 const API_CACHE = "fieldcheck-api"; // app.js names it too, to empty it on log-out
 

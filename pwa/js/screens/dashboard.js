@@ -20,7 +20,8 @@ function s(tag, attrs = {}, ...children) {
 }
 
 const pct = (v) => (v === null || v === undefined ? "–" : t("dash.pct", { n: v.toFixed(1) }));
-const pp = (v) => (v === null || v === undefined ? "–" : t("dash.pp", { n: `${v > 0 ? "+" : v < 0 ? "−" : "±"}${Math.abs(v).toFixed(1)}` }));
+const signed = (v) => `${v > 0 ? "+" : v < 0 ? "−" : "±"}${Math.abs(v).toFixed(1)}`;
+const pp = (v) => (v === null || v === undefined ? "–" : t("dash.pp", { n: signed(v) }));
 
 function monthLabel(key) {
   const [y, m] = key.split("-").map(Number);
@@ -75,7 +76,7 @@ function chart(groups, by, section, target, caption) {
     nodes.push(s("g", { class: "bar", "data-key": g.key }, segs,
       s("text", { x: x + bar / 2, y: top - 6, class: "total", "text-anchor": "middle" }, mix.total),
       s("text", { x: x + bar / 2, y: H - bottom + 16, class: "tick", "text-anchor": "middle" },
-        by === "month" ? t("months")[Number(g.key.split("-")[1]) - 1] : label.slice(0, 6))));
+        by === "month" ? t("dash.month.short", { month: t("months")[Number(g.key.split("-")[1]) - 1] }) : label.slice(0, 8))));
   });
   // The target's boundaries: service below the first line, enforcement above the second.
   const edge1 = target.service;
@@ -90,7 +91,7 @@ function chart(groups, by, section, target, caption) {
 function tierCell(mix, tier) {
   return h("td", { class: `num tier-cell tier-cell-${tier}`, "data-tier": tier, "data-count": mix.counts[tier] },
     h("span", { class: "count", text: String(mix.counts[tier]) }),
-    h("span", { class: "sub", text: `${pct(mix.shares[tier])} · ${pp(mix.distance[tier])}` }));
+    mix.total ? h("span", { class: "sub", text: t("dash.cell", { share: pct(mix.shares[tier]), pp: signed(mix.distance[tier]) }) }) : null);
 }
 
 function largest(mix) {
@@ -98,12 +99,17 @@ function largest(mix) {
   return l ? t("dash.largest", { tier: t(`tier.${l.tier}`), pp: l.pp.toFixed(1) }) : "–";
 }
 
+function largestShort(mix) {
+  const l = mix.largest_distance;
+  return l ? t("dash.largest.short", { tier: t(`tier.${l.tier}`), pp: l.pp.toFixed(1) }) : "–";
+}
+
 function mixRow(label, mix, attrs = {}) {
   return h("tr", { ...attrs, "data-total": mix.total },
     h("th", { scope: "row", text: label }),
     h("td", { class: "num", "data-total": mix.total, text: String(mix.total) }),
     TIERS.map((tier) => tierCell(mix, tier)),
-    h("td", { class: "num largest", text: largest(mix) }));
+    h("td", { class: "num largest", text: largestShort(mix) }));
 }
 
 function mixHead(first) {
@@ -116,7 +122,7 @@ function mixHead(first) {
 
 function table(id, groups, by, section, caption) {
   return h("table", { id, class: "mix-table" },
-    h("caption", { text: caption }),
+    h("caption", {}, caption, h("span", { class: "sub", text: t("dash.cell.note") })),
     mixHead(t(`dash.col.${by}`)),
     h("tbody", {}, groups.map((g) => mixRow(groupLabel(g, by), g[section], { "data-key": g.key }))));
 }

@@ -24,7 +24,7 @@ function section(id, title, ...body) {
 // <dl> of [label, value] pairs; empty values are left out.
 function facts(pairs, cls = "facts") {
   return h("dl", { class: cls }, pairs.filter(([, v]) => v !== "" && v !== null && v !== undefined)
-    .map(([label, value]) => [h("dt", { text: label }), h("dd", {}, value)]));
+    .flatMap(([label, value]) => [h("dt", { text: label }), h("dd", {}, value)]));
 }
 
 function person(p) {
@@ -100,7 +100,7 @@ export function photosSection(d, photos) {
           onclick: () => photos.show(`/api/photos/${p.id}/display`, t("detail.photo.alt")) },
         photos.img(p.thumb, t("detail.photo.alt"), "thumb thumb-large"))
         : h("span", { class: "thumb thumb-large thumb-waiting", text: t("detail.photo.waiting") }),
-      h("span", { class: "sub", text: [when(p.captured_at), p.purpose && word("purpose", p.purpose)].filter(Boolean).join(" · ") }))))
+      h("span", { class: "sub", text: when(p.captured_at) }))))
       : h("p", { class: "muted", text: t("detail.photos.none") }));
 }
 
@@ -127,18 +127,19 @@ function mapSection(d, maps) {
     const map = L.map(box, { attributionControl: false, zoomControl: true, zoomSnap: 0.25 });
     const site = L.circleMarker([m.site.lat, m.site.lon], { radius: 9, color: "#111", weight: 2, fillColor: "#0b3d91", fillOpacity: 0.9 })
       .bindTooltip(t("detail.map.site"), { permanent: true, direction: "top" }).addTo(map);
-    const layers = [site];
+    const points = [site.getLatLng()];
     if (m.visit_fix) {
       const fix = L.circleMarker([m.visit_fix.lat, m.visit_fix.lon], { radius: 6, color: "#7f0000", weight: 2, fillColor: "#fff", fillOpacity: 1 })
         .bindTooltip(t("detail.map.fix"), { permanent: true, direction: "bottom" }).addTo(map);
-      layers.push(fix);
+      points.push(fix.getLatLng());
       if (m.fix_accuracy_m) {
-        layers.push(L.circle([m.visit_fix.lat, m.visit_fix.lon], { radius: m.fix_accuracy_m, color: "#7f0000", weight: 1, fillOpacity: 0.08, interactive: false }).addTo(map));
+        L.circle(fix.getLatLng(), { radius: m.fix_accuracy_m, color: "#7f0000", weight: 1, fillOpacity: 0.08, interactive: false }).addTo(map);
       }
     }
-    const bounds = L.featureGroup(layers).getBounds();
+    // From the points, not the layers: a circle has no bounds before the map has a view.
+    const bounds = L.latLngBounds(points);
     if (bounds.getNorthEast().equals(bounds.getSouthWest())) map.setView(bounds.getCenter(), 16);
-    else map.fitBounds(bounds, { padding: [32, 32], maxZoom: 17 });
+    else map.fitBounds(bounds, { padding: [40, 40], maxZoom: 18 });
     return map;
   });
   return section("where", t("detail.where"), box, words);
@@ -147,7 +148,7 @@ function mapSection(d, maps) {
 export function checklistSection(d) {
   const c = d.tolerance_checklist;
   if (!c) return null;
-  const items = (c.items || []).map((item) => h("li", { class: `check check-${item.status}`, "data-key": item.key },
+  const items = (c.items || []).map((item) => h("li", { class: `check-item check-${item.status}`, "data-key": item.key },
     h("span", { class: "check-mark", text: word("check.status", item.status) }),
     h("span", { class: "check-what", text: word("check", item.key) }),
     item.detail ? h("span", { class: "sub", text: item.detail }) : null));

@@ -43,7 +43,7 @@ export function render(root, ctx) {
   function fill(body, list) {
     body.replaceChildren(...(list.length
       ? list.map((r) => findingRow(r, photos, (row) => show(row.id)))
-      : [h("tr", { class: "empty" }, h("td", { colspan: "7", text: t("legal.none") }))]));
+      : [h("tr", { class: "empty" }, h("td", { colspan: "6", text: t("legal.none") }))]));
   }
 
   // Cases submitted for review are findings with a case open whose actions, for this reviewer,
@@ -85,7 +85,7 @@ export function render(root, ctx) {
     const isCase = d.status === "case_open";
     const form = h("form", { id: "legal-form", class: "action-form", novalidate: true, onsubmit: send },
       h("h3", { text: t(isCase ? "legal.decide.case" : "legal.decide.finding") }),
-      h("fieldset", { class: "field choice" }, h("legend", { text: t("action.field.review") }),
+      h("fieldset", { class: "field choice" }, h("legend", { text: t("detail.review.outcome") }),
         ["confirm_enforcement", "no_penalty"].map((v) => h("label", { class: "radio" },
           h("input", { type: "radio", name: "outcome", value: v, id: `legal-${v}`, checked: v === "confirm_enforcement" }),
           word("review", v)))),

@@ -81,10 +81,10 @@ export function findingRow(row, photos, open) {
       onclick: () => { lastOpened = row.id; } }),
     h("span", { class: "sub", text: parkName(row.park) })),
   h("td", { class: "col-what" },
-    h("span", { class: "violation", text: violationName(row.violation) }),
+    h("span", { class: "finding-violation", text: violationName(row.violation) }),
     h("span", { class: "sub", text: [word("domain", row.domain), word("severity", row.severity)].join(" · ") })),
-  h("td", { class: "col-tier" }, tierChange(row.suggested_tier, row.final_tier, row.rule_id)),
-  h("td", { class: "col-flags" }, flagBadges(row)),
+  h("td", { class: "col-tier" }, tierChange(row.suggested_tier, row.final_tier, row.rule_id),
+    h("span", { class: "flags" }, flagBadges(row))),
   h("td", { class: "col-status" }, h("span", { class: `status status-${row.status}`, text: word("status", row.status) })),
   h("td", { class: "col-clock" }, deadline(row.next_deadline, row.days_left)));
   return tr;
@@ -93,7 +93,7 @@ export function findingRow(row, photos, open) {
 export function tableHead() {
   return h("thead", {}, h("tr", {},
     h("th", { scope: "col", class: "col-photo" }, h("span", { class: "visually-hidden", text: t("queue.col.photo") })),
-    ...["who", "what", "tier", "flags", "status", "clock"].map((c) => h("th", { scope: "col", class: `col-${c}`,
+    ...["who", "what", "tier", "status", "clock"].map((c) => h("th", { scope: "col", class: `col-${c}`,
       text: t(`queue.col.${c}`) }))));
 }
 
@@ -267,7 +267,7 @@ export function render(root, ctx) {
       cursor = data.next_cursor;
       more.hidden = !cursor;
       more.disabled = false;
-      if (!shown) body.replaceChildren(h("tr", { class: "empty" }, h("td", { colspan: "7", text: t("queue.empty") })));
+      if (!shown) body.replaceChildren(h("tr", { class: "empty" }, h("td", { colspan: "6", text: t("queue.empty") })));
       status.textContent = [t(cursor ? "queue.count.more" : "queue.count", { n: shown }),
         stale ? t("queue.stale") : null].filter(Boolean).join(" · ");
       if (first && lastOpened) keys.selectId(lastOpened);
