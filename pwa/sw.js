@@ -4,7 +4,13 @@
 //
 // VERSION must change whenever a file in SHELL changes, or phones keep the old shell:
 // tests/test_pwa_size.py checks that it carries the hash of the shell's contents.
-const VERSION = "fc-shell-c3d007796e";
+//
+// Background Sync (Chromium): a `sync` event drains the outbox with the very code the pages
+// use (js/sync-core.js, a classic script as well as a module), reading the token and the
+// outbox from IndexedDB; the pages drain it too where the browser has no Background Sync.
+importScripts("/js/sync-core.js");
+
+const VERSION = "fc-shell-311a793ec4";
 const SHELL_CACHE = VERSION;
 const API_CACHE = "fieldcheck-api"; // app.js names it too, to empty it on log-out
 
@@ -25,6 +31,19 @@ const SHELL = [
   "/js/screens/finding_detail.js",
   "/js/screens/legal.js",
   "/js/screens/dashboard.js",
+  "/js/classify.js",
+  "/js/day.js",
+  "/js/field.js",
+  "/js/onsite.js",
+  "/js/outbox.js",
+  "/js/photos.js",
+  "/js/sync-core.js",
+  "/js/visits.js",
+  "/js/screens/today.js",
+  "/js/screens/site.js",
+  "/js/screens/visit.js",
+  "/js/screens/finding.js",
+  "/js/screens/outbox.js",
   "/manifest.webmanifest",
   "/icons/icon-192.png",
   "/icons/icon-512.png",
@@ -89,4 +108,21 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
   if (url.pathname.startsWith("/api/")) event.respondWith(apiRead(request));
   else event.respondWith(shellRead(request));
+});
+
+// The outbox, sent while the app may be closed. A failed attempt rejects, so that the browser
+// tries again later with its own back-off; a refusal for a person (conflict, rejected) does not.
+async function drainOutbox() {
+  const db = await self.fieldcheckOutbox.openExisting();
+  if (!db) return;
+  try {
+    const outcome = await self.fieldcheckOutbox.drain(db);
+    if (!outcome.ok && ["offline", "server"].includes(outcome.error.kind)) throw new Error(outcome.error.kind);
+  } finally {
+    db.close();
+  }
+}
+
+self.addEventListener("sync", (event) => {
+  if (event.tag === "fieldcheck-outbox") event.waitUntil(drainOutbox());
 });

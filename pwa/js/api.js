@@ -30,8 +30,8 @@ export class ApiError extends Error {
 // and its "nothing cached" answer, so the screens can say they are offline.
 const CACHE_MARK = "X-Fieldcheck-Cache";
 
-async function request(method, path, body, { auth = true } = {}) {
-  const headers = { Accept: "application/json" };
+async function request(method, path, body, { auth = true, headers: extra = {} } = {}) {
+  const headers = { Accept: "application/json", ...extra };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (auth && token) headers.Authorization = `Bearer ${token}`;
   let resp;
@@ -42,6 +42,8 @@ async function request(method, path, body, { auth = true } = {}) {
   }
   const mark = resp.headers.get(CACHE_MARK);
   if (mark === "miss") throw new ApiError(0, "");
+  // A conditional read (If-None-Match) the server answered "unchanged": the caller keeps its copy.
+  if (resp.status === 304) return { data: null, stale: false, status: 304, etag: resp.headers.get("ETag") };
   let data = null;
   if (resp.status !== 204) {
     try {
@@ -58,12 +60,14 @@ async function request(method, path, body, { auth = true } = {}) {
       errors: data && data.errors,
     });
   }
-  return { data, stale: mark === "fallback" };
+  return { data, stale: mark === "fallback", status: resp.status, etag: resp.headers.get("ETag") };
 }
 
 export const api = {
   // { data, stale }: stale when the service worker answered from its cache while offline.
   get: (path) => request("GET", path),
+  // { data, stale, status, etag }: status 304 (data null) when the copy named by etag is current.
+  getIfChanged: (path, etag) => request("GET", path, undefined, { headers: etag ? { "If-None-Match": etag } : {} }),
   post: async (path, body, opts) => (await request("POST", path, body, opts)).data,
   delete: async (path) => (await request("DELETE", path)).data,
 };

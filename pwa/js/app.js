@@ -2,6 +2,7 @@
 import { api, onUnauthorized, setToken } from "./api.js";
 import { h } from "./dom.js";
 import { lang, onLangChange, setLang, t } from "./i18n.js";
+import * as outbox from "./outbox.js";
 import { store } from "./store.js";
 import * as homeScreen from "./screens/home.js";
 import * as loginScreen from "./screens/login.js";
@@ -15,6 +16,15 @@ const DESK = {
   legal: { roles: ["legal_reviewer", "admin"], load: () => import("./screens/legal.js") },
   dashboard: { roles: ["supervisor", "admin"], load: () => import("./screens/dashboard.js") },
 };
+// Field screens (inspectors on the phone: today's route, a site, a visit and its findings, the
+// outbox) load on demand the same way, from the table above: #/site/<id>, #/visit/<id>[/finding/<id>].
+const FIELD = ["inspector"];
+Object.assign(DESK, {
+  today: { roles: FIELD, load: () => import("./screens/today.js") },
+  site: { roles: FIELD, load: () => import("./screens/site.js") },
+  visit: { roles: FIELD, load: () => import("./screens/visit.js") },
+  outbox: { roles: FIELD, load: () => import("./screens/outbox.js") },
+});
 // The service worker's cache of API answers (sw.js names it too): emptied on log-out.
 const API_CACHE = "fieldcheck-api";
 
@@ -69,11 +79,35 @@ function renderBar() {
       id: "offline-badge", class: "badge badge-offline", role: "status", hidden: !state.offline,
       title: t("badge.offline.title"), text: t("badge.offline"),
     }),
+    // replaceChildren writes a null as the text "null": an empty string where there is no outbox.
+    mayOpen("outbox") ? h("a", { id: "outbox-badge", class: "badge badge-outbox", href: "#/outbox", role: "status" }) : "",
     h("button", {
       id: "lang-switch", class: "bar-button", type: "button", lang: other,
       "aria-label": t("lang.switch.label"), onclick: () => setLang(other), text: t("lang.switch"),
     }),
   );
+}
+
+// The outbox's state in the header, on every screen: waiting, sending, held, or all sent.
+function paintOutbox(s) {
+  const badge = document.getElementById("outbox-badge");
+  if (!badge || !s || s.records === undefined) return;
+  badge.textContent = outbox.badgeText(s);
+  badge.dataset.state = outbox.badgeState(s);
+  badge.title = outbox.summary(s);
+  badge.setAttribute("aria-label", `${t("outbox.heading")}: ${outbox.summary(s)}`);
+}
+let lastOutbox = null;
+
+// The outbox drains from the moment an inspector is known (on start, online, visible, ...).
+function startOutbox() {
+  if (!mayOpen("outbox") || lastOutbox) return;
+  lastOutbox = {};
+  outbox.subscribe((s) => {
+    lastOutbox = s;
+    paintOutbox(s);
+  });
+  outbox.start();
 }
 
 function render() {
@@ -82,6 +116,7 @@ function render() {
   const shown = ++renders;
   document.title = t("app.title");
   renderBar();
+  paintOutbox(lastOutbox);
   const asked = routeName();
   const name = ROUTES[asked] || DESK[asked] ? asked : "home";
   if (!state.session && name !== "login") return go("login");
@@ -148,6 +183,7 @@ const ctx = {
     setToken(token);
     await store.put("session", state.session, "current");
     state.persistence = askPersistence();
+    startOutbox();
     go(landing());
   },
   async signOut() {
@@ -181,6 +217,7 @@ async function boot() {
   window.addEventListener("offline", () => setOffline(true));
   onLangChange(render);
   render();
+  startOutbox();
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/sw.js").catch((err) => console.warn("service worker not registered", err));
   }

@@ -72,10 +72,11 @@ export async function drawMap(el, parks, sites) {
   if (bounds.isValid()) map.fitBounds(bounds, { padding: [12, 12] });
   else map.setView([0, 0], 1);
   return {
-    focus(id) {
+    // animate: false where the map may be taken down at once (a screen left right after it drew).
+    focus(id, { animate = true } = {}) {
       const marker = markers.get(id);
       if (!marker) return;
-      map.setView(marker.getLatLng(), Math.max(map.getZoom(), 15));
+      map.setView(marker.getLatLng(), Math.max(map.getZoom(), 15), { animate });
       marker.openPopup();
     },
     destroy() {

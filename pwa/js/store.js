@@ -9,6 +9,19 @@ const MIGRATIONS = [
     // "data": the last good answer of each API read, keyed by its path, for offline rendering.
     db.createObjectStore("data");
   },
+  (db) => {
+    // Field capture. Logging out never touches these: what was recorded stays until the server has it.
+    // "drafts": visits being recorded, saved on every change (a draft survives closing the app).
+    db.createObjectStore("drafts", { keyPath: "id" });
+    // "outbox": finished visit records waiting for the server's acknowledgement (js/sync-core.js).
+    db.createObjectStore("outbox", { keyPath: "id" });
+    // "photos": each photo's bytes (a Blob) and hash, with the visit it belongs to; leaves once uploaded.
+    db.createObjectStore("photos", { keyPath: "id" }).createIndex("record_id", "record_id");
+    // "receipts": what the server answered for each acknowledged visit (its tiers replace the 预判).
+    db.createObjectStore("receipts", { keyPath: "id" });
+    // "meta": the device id and the outbox's last attempt, success and error.
+    db.createObjectStore("meta");
+  },
 ];
 
 let opening = null;

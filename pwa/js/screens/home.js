@@ -1,6 +1,7 @@
 // Home: who is logged in, their parks, their sites as a list and on the map.
 // Renders from what the phone kept first, then refreshes quietly from the network.
 import { api, describeError } from "../api.js";
+import { keptDay, refreshDay } from "../day.js";
 import { h } from "../dom.js";
 import { formatDate, formatDateTime, lang, t } from "../i18n.js";
 import { drawMap } from "../map.js";
@@ -52,8 +53,13 @@ export function render(root, ctx) {
   const refreshButton = h("button", { id: "refresh", type: "button", class: "primary", onclick: () => refresh() },
     t("home.refresh"));
 
+  // An inspector's way into the day: today's stops, fetched now so that they are on the phone offline.
+  const todayCard = ctx.mayOpen("today") ? h("a", { id: "today-link", class: "today-card", href: "#/today" },
+    h("strong", { text: t("today.heading") }), h("span", { id: "today-link-status", class: "muted" })) : null;
+
   root.append(
     h("div", { class: "screen home" },
+      todayCard,
       h("section", { class: "who" },
         h("div", {},
           h("p", { class: "today", text: formatDate(new Date()) }),
@@ -170,6 +176,21 @@ export function render(root, ctx) {
     if (alive) refresh();
   }
 
+  async function showToday() {
+    const said = (kept) => {
+      if (alive && todayCard && kept && kept.body) {
+        todayCard.lastChild.textContent = t("today.ready", { n: (kept.body.stops || []).length, when: formatDateTime(kept.fetched_at) });
+      }
+    };
+    said(await keptDay());
+    try {
+      said((await refreshDay()).kept);
+    } catch {
+      // Offline or refused: the card keeps what the phone has; the today screen says why.
+    }
+  }
+
+  if (todayCard) showToday();
   ctx.persistence().then((kept) => { if (alive) warning.hidden = Boolean(kept); });
   start();
   return () => {
