@@ -101,6 +101,8 @@ def test_order_fails_escalates_and_becomes_a_decided_case(app, desk, world):
     assert audit_actions(app, fid) == [
         "finding.create", "finding.confirm_tier", "order.issue", "order.commitment", "order.reinspection",
         "finding.escalate", "case.file", "case.notify", "case.decide", "case.serve", "case.payment", "case.close"]
+    verify = desk.client.get("/api/audit/verify", headers=desk.auth.headers("admin1")).get_json()
+    assert verify["ok"] and verify["first_broken"] is None
 
 
 def test_the_full_no_penalty_path_and_the_repeat_it_makes(app, desk, world):

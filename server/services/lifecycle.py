@@ -70,7 +70,8 @@ def load(finding_id: uuid.UUID, lock: bool = True) -> Finding:
     """The finding, locked for the action on PostgreSQL (SQLite's writers are serialised already)."""
     stmt = sa.select(Finding).where(Finding.id == finding_id)
     if lock:
-        stmt = stmt.with_for_update()
+        # The row as committed once the lock is held, not an older copy the session kept.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     finding = db.session.execute(stmt).scalar()
     if finding is None:
         raise NotFound(f"no finding with id {finding_id}")
@@ -761,7 +762,8 @@ ACTIONS = {
     "case/record-payment": record_payment, "case/record-enforcement": record_enforcement,
     "case/close": close_case, "case/transfer": transfer,
 }
-assert set(ACTIONS) == set(rules.ACTIONS)
+if set(ACTIONS) != set(rules.ACTIONS):  # every action the rules know has its service, and no other
+    raise RuntimeError("server/services/lifecycle.py and server/domain/lifecycle.py name different actions")
 
 
 def act(finding_id: uuid.UUID, action: str, actor: User, check_park, **fields) -> dict:
@@ -788,10 +790,15 @@ def sweep_clocks(today: dt.date | None = None) -> dict:
     policy = _policy()
     today = today or _today(policy)
     escalated, due = [], []
-    overdue = db.session.execute(sa.select(Order).where(Order.status == "open", Order.reinspection_due < today)
-                                 .order_by(Order.id).with_for_update()).scalars().all()
-    for order in overdue:
-        finding = load(order.finding_id)
+    overdue = db.session.execute(sa.select(Order.id, Order.finding_id).where(
+        Order.status == "open", Order.reinspection_due < today).order_by(Order.id)).all()
+    for order_id, finding_id in overdue:
+        # The finding first, then its order, as every action takes them: no lock-order deadlock.
+        finding = load(finding_id)
+        order = db.session.execute(sa.select(Order).where(Order.id == order_id).with_for_update()
+                                   .execution_options(populate_existing=True)).scalar_one()
+        if order.status != "open":  # a re-inspection was recorded meanwhile
+            continue
         order.status = "overdue"
         order.closed_at = now()
         _audit("order.overdue", finding, None, ("order", order.id), number=order.number, deadline=order.deadline,
@@ -801,8 +808,10 @@ def sweep_clocks(today: dt.date | None = None) -> dict:
     running = db.session.execute(
         sa.select(Finding, Order).join(Order, Order.finding_id == Finding.id)
         .where(Finding.status == "order_issued", Order.status == "open", Order.deadline < today)
-        .order_by(Order.id).with_for_update(of=Finding)).all()
+        .order_by(Order.id).with_for_update(of=Finding).execution_options(populate_existing=True)).all()
     for finding, order in running:
+        if finding.status != "order_issued" or order.status != "open":
+            continue
         finding.status = "reinspection_due"
         finding.next_deadline = order.reinspection_due
         _audit("finding.reinspection_due", finding, None, ("order", order.id), number=order.number,
