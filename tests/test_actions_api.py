@@ -347,3 +347,27 @@ def test_document_numbers_count_per_year(app, desk, world):
     with app.app_context():
         assert all(re.fullmatch(r"仪执责改〔\d{4}〕\d{4}号", n) for n in db.session.execute(
             sa.select(Order.number)).scalars())
+
+
+def test_orders_issued_at_once_get_distinct_numbers(app, client, auth, world):
+    from concurrent.futures import ThreadPoolExecutor
+
+    desk = Desk(client, auth)
+    headers = auth.headers("sup1")
+    fids = []
+    sites = world["sites"]["EDZ"]
+    for site, code in [(sites[0], "FIRE-ELEC-WIRING"), (sites[1], "FIRE-ELEC-WIRING"), (sites[2], "FIRE-ELEC-WIRING"),
+                       (sites[0], "FIRE-DUTY")]:  # no repeats: each stays management (T4)
+        fid = finding_at(app, site, code, severity="general")
+        desk.ok("sup1", fid, "confirm-tier")
+        fids.append(fid)
+
+    def issue(fid):
+        with app.test_client() as c:
+            return c.post(f"/api/findings/{fid}/issue-order", json={}, headers=headers)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(issue, fids))
+    assert [r.status_code for r in answers] == [200] * 4, [r.get_json() for r in answers]
+    numbers = sorted(r.get_json()["order"]["number"] for r in answers)
+    assert numbers == [f"仪执责改〔{YEAR}〕{n:04d}号" for n in range(1, 5)]
