@@ -177,7 +177,11 @@ def upgrade():
     sa.Column('frozen_at', server.models.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('count', sa.Integer(), nullable=False),
     sa.Column('drawn', sa.JSON(), nullable=True),
+    sa.Column('drawn_at', server.models.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('visible_from', sa.Date(), nullable=True),
+    sa.Column('visit_by', sa.Date(), nullable=True),
+    sa.Column('pool_filter', sa.JSON(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_draws_created_by_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_draws'))
     )
@@ -350,6 +354,7 @@ def upgrade():
     )
     with op.batch_alter_table('visits', schema=None) as batch_op:
         batch_op.create_geospatial_index('idx_visits_fix', ['fix'], unique=False, postgresql_using='gist', postgresql_ops={})
+        batch_op.create_index('ix_visits_id_geofence', ['id', 'geofence'], unique=False)
         batch_op.create_index(batch_op.f('ix_visits_recorded_by'), ['recorded_by'], unique=False)
         batch_op.create_index('ix_visits_site_started', ['site_id', 'started_at'], unique=False)
 
@@ -408,14 +413,18 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_findings'))
     )
     with op.batch_alter_table('findings', schema=None) as batch_op:
-        batch_op.create_index('ix_findings_flag_queue', ['legal_flag', 'queue_due', 'queue_rank', 'id'], unique=False)
+        batch_op.create_index('ix_findings_domain_queue', ['domain', 'queue_due', 'queue_rank', 'id', 'park_id'], unique=False)
+        batch_op.create_index('ix_findings_flag_queue', ['legal_flag', 'queue_due', 'queue_rank', 'id', 'park_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_findings_next_deadline'), ['next_deadline'], unique=False)
         batch_op.create_index('ix_findings_park_queue', ['park_id', 'queue_due', 'queue_rank', 'id'], unique=False)
         batch_op.create_index('ix_findings_park_status', ['park_id', 'status'], unique=False)
-        batch_op.create_index('ix_findings_queue', ['queue_due', 'queue_rank', 'id'], unique=False)
+        batch_op.create_index('ix_findings_queue', ['queue_due', 'queue_rank', 'id', 'park_id', 'visit_id'], unique=False)
+        batch_op.create_index('ix_findings_site_queue', ['site_id', 'queue_due', 'queue_rank', 'id'], unique=False)
         batch_op.create_index('ix_findings_site_type_discovered', ['site_id', 'violation_type_id', 'discovered_at'], unique=False)
         batch_op.create_index('ix_findings_stats', ['park_id', 'discovered_at', 'final_tier', 'domain'], unique=False)
         batch_op.create_index('ix_findings_status_final_tier', ['status', 'final_tier'], unique=False)
+        batch_op.create_index('ix_findings_status_queue', ['status', 'queue_due', 'queue_rank', 'id', 'park_id'], unique=False)
+        batch_op.create_index('ix_findings_tier_queue', ['final_tier', 'queue_due', 'queue_rank', 'id', 'park_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_findings_visit_id'), ['visit_id'], unique=False)
 
     op.create_table('route_officers',
@@ -677,20 +686,25 @@ def downgrade():
     op.drop_table('route_officers')
     with op.batch_alter_table('findings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_findings_visit_id'))
+        batch_op.drop_index('ix_findings_tier_queue')
+        batch_op.drop_index('ix_findings_status_queue')
         batch_op.drop_index('ix_findings_status_final_tier')
         batch_op.drop_index('ix_findings_stats')
         batch_op.drop_index('ix_findings_site_type_discovered')
+        batch_op.drop_index('ix_findings_site_queue')
         batch_op.drop_index('ix_findings_queue')
         batch_op.drop_index('ix_findings_park_status')
         batch_op.drop_index('ix_findings_park_queue')
         batch_op.drop_index(batch_op.f('ix_findings_next_deadline'))
         batch_op.drop_index('ix_findings_flag_queue')
+        batch_op.drop_index('ix_findings_domain_queue')
 
     op.drop_table('findings')
     op.drop_table('check_results')
     with op.batch_alter_table('visits', schema=None) as batch_op:
         batch_op.drop_index('ix_visits_site_started')
         batch_op.drop_index(batch_op.f('ix_visits_recorded_by'))
+        batch_op.drop_index('ix_visits_id_geofence')
         batch_op.drop_geospatial_index('idx_visits_fix', postgresql_using='gist', column_name='fix')
 
     op.drop_geospatial_table('visits')

@@ -94,7 +94,13 @@ class Draw(db.Model):
     frozen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     count: Mapped[int] = mapped_column(default=0)
     drawn: Mapped[list | None] = mapped_column(sa.JSON)
+    drawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     visible_from: Mapped[dt.date | None] = mapped_column(sa.Date)  # hidden from inspectors until then
+    # Drawn sites are visited from visible_from to visit_by (a draw of inspectors: the days they work).
+    visit_by: Mapped[dt.date | None] = mapped_column(sa.Date)
+    # What the pool was made of (parks, grades, ...), so that anyone can rebuild and compare it.
+    pool_filter: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    note: Mapped[str] = mapped_column(sa.Text, default="")
 
 
 class CaseRequest(db.Model):
