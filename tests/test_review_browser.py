@@ -54,43 +54,50 @@ FINDINGS = {
 EDZ = {"wiring", "label", "carwash", "docs", "pipe"}
 
 
-@pytest.fixture
-def seeded(app, client, shared_fixtures) -> dict[str, str]:
-    """The findings above, through the intake service, and one photo of the wiring, uploaded
-    as the phone does."""
+def record(findings: dict) -> dict[str, str]:
+    """Each finding on a visit of its own, through the intake service (inside an app context)."""
     from geoalchemy2.shape import from_shape
     from shapely.geometry import Point
 
     from server.extensions import db
     from server.models import Site, User, Visit
-    from server.services import calendar, catalogue, policy
     from server.services.findings import record_finding
 
-    ids: dict[str, str] = {}
+    users = {u.username: u for u in db.session.execute(sa.select(User)).scalars()}
+    sites = {s.name: s for s in db.session.execute(sa.select(Site)).scalars()}
+    today = dt.datetime.now(TZ).date()
+    ids = {}
+    for name, (site_name, days_ago, code, facts, geofence) in findings.items():
+        site = sites[site_name]
+        here = db.session.execute(sa.select(sa.func.ST_X(Site.geom), sa.func.ST_Y(Site.geom))
+                                  .where(Site.id == site.id)).one()
+        inspector = users["insp_chem" if site.park_id != users["insp1"].parks[0].id else "insp1"]
+        started = dt.datetime.combine(today - dt.timedelta(days=days_ago), dt.time(9, 30), TZ)
+        offset = 0.02 if geofence == "off_site" else 0.0002  # degrees east of the site
+        visit = Visit(id=uuid.uuid4(), site_id=site.id, kind="routine", recorded_by=inspector.id,
+                      started_at=started, finished_at=started + dt.timedelta(minutes=25),
+                      certificates_shown=True, fix=from_shape(Point(here[0] + offset, here[1]), srid=4326),
+                      fix_accuracy_m=8.0, distance_m=offset * 94_000, geofence=geofence,
+                      content_hash=hashlib.sha256(str(name).encode()).hexdigest(), payload={})
+        db.session.add(visit)
+        db.session.flush()
+        finding = record_finding(visit, {"id": str(uuid.uuid4()), "violation_code": code, **facts}, inspector.id)
+        ids[name] = str(finding.id)
+    return ids
+
+
+@pytest.fixture
+def seeded(app, client, shared_fixtures) -> dict[str, str]:
+    """The findings above, through the intake service, and one photo of the wiring, uploaded
+    as the phone does."""
+    from server.extensions import db
+    from server.services import calendar, catalogue, policy
+
     with app.app_context():
         catalogue.load_bundled(record_audit=False)
         calendar.load_bundled(record_audit=False)
         policy.current()
-        users = {u.username: u for u in db.session.execute(sa.select(User)).scalars()}
-        sites = {s.name: s for s in db.session.execute(sa.select(Site)).scalars()}
-        today = dt.datetime.now(TZ).date()
-        for name, (site_name, days_ago, code, facts, geofence) in FINDINGS.items():
-            site = sites[site_name]
-            here = db.session.execute(sa.select(sa.func.ST_X(Site.geom), sa.func.ST_Y(Site.geom))
-                                      .where(Site.id == site.id)).one()
-            inspector = users["insp_chem" if name == "chem" else "insp1"]
-            started = dt.datetime.combine(today - dt.timedelta(days=days_ago), dt.time(9, 30), TZ)
-            offset = 0.02 if geofence == "off_site" else 0.0002  # degrees east of the site
-            visit = Visit(id=uuid.uuid4(), site_id=site.id, kind="routine", recorded_by=inspector.id,
-                          started_at=started, finished_at=started + dt.timedelta(minutes=25),
-                          certificates_shown=True, fix=from_shape(Point(here[0] + offset, here[1]), srid=4326),
-                          fix_accuracy_m=8.0, distance_m=offset * 94_000, geofence=geofence,
-                          content_hash=hashlib.sha256(name.encode()).hexdigest(), payload={})
-            db.session.add(visit)
-            db.session.flush()
-            finding = record_finding(visit, {"id": str(uuid.uuid4()), "violation_code": code, **facts},
-                                     inspector.id)
-            ids[name] = str(finding.id)
+        ids = record(FINDINGS)
         db.session.commit()
 
     photo = (shared_fixtures / "photos" / "gps" / "DSCN0010.jpg").read_bytes()
@@ -148,6 +155,7 @@ def shoot(page, name: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for label, size in (("desktop", DESKTOP), ("tablet", TABLET)):
         page.set_viewport_size(size)
+        page.evaluate("window.scrollTo(0, 0)")
         page.wait_for_timeout(400)
         page.screenshot(path=str(out / f"{name}-{label}.png"), full_page=label == "tablet")
     page.set_viewport_size(DESKTOP)
@@ -236,6 +244,10 @@ def test_supervisor_queue_order_filters_and_keyboard(desk, app, client, auth, se
     expect(wiring.locator(".tier")).to_have_text("Management · T4")
     expect(first.locator(".clock-words")).to_have_text(re.compile(r"^\d+ days overdue$"))
     expect(page.locator(f'tr[data-finding-id="{seeded["carwash"]}"] .clock')).to_have_text("No deadline")
+    shoot(page, "queue-en")
+    page.click(f'tr[data-finding-id="{seeded["wiring"]}"] a.enterprise')
+    expect(page.locator("#rule-explanation")).to_contain_text("T4")
+    shoot(page, "detail-en")
 
 
 def test_supervisor_confirms_and_issues_an_order(desk, app, seeded):
@@ -290,9 +302,14 @@ def test_supervisor_confirms_and_issues_an_order(desk, app, seeded):
     expect(row.locator(".clock-day")).to_have_text(zh_day(deadline))
 
 
-def test_a_refused_action_shows_the_api_reason(desk, app, client, auth, seeded):
+def test_refused_actions_show_the_api_reason(desk, app, client, auth, seeded):
     from playwright.sync_api import expect
 
+    from server.extensions import db
+    from server.models import Case, User
+
+    with app.app_context():
+        officer = dict(db.session.execute(sa.select(User.username, User.id)).all())
     page = desk
     page.goto("/")
     log_in(page, "sup1")
@@ -311,13 +328,33 @@ def test_a_refused_action_shows_the_api_reason(desk, app, client, auth, seeded):
     expect(page.locator("#action-error")).to_contain_text(f"未能办理：{message}")
     f = finding_row(app, seeded["pipe"])
     assert (f.final_tier, f.status) == ("enforcement", "awaiting_review")
-    # With the reason it goes through, and both tiers stay visible.
-    page.fill('#action-form textarea[name="reason"]', "暗管已自行拆除，非故意")
+
+    # The tier confirmed, a case needs two certified officers: auxiliary staff are refused, in words.
+    page.click('#actions button[data-action="confirm-tier"]')
     page.click("#action-submit")
     expect(page.locator("#finding-status")).to_have_text("待处理")
-    expect(page.locator(".finding-head .tier-change .tier")).to_have_text(["执法 · E3", "管理"])
-    f = finding_row(app, seeded["pipe"])
-    assert (f.suggested_tier, f.final_tier, f.tier_reason) == ("enforcement", "management", "暗管已自行拆除，非故意")
+    page.click('#actions button[data-action="file-case"]')
+    page.fill("#action-form input[name=investigator1]", str(officer["insp1"]))
+    page.fill("#action-form input[name=investigator2]", str(officer["aux1"]))
+    page.click("#action-submit")
+    expect(page.locator("#action-error")).to_contain_text("未能办理：two certified officers")
+    expect(page.locator("#action-error")).to_contain_text("aux1 is auxiliary staff")
+    shoot(page, "refused")
+    assert finding_row(app, seeded["pipe"]).status == "open"
+    page.fill("#action-form input[name=investigator2]", str(officer["insp2"]))
+    page.click("#action-submit")
+    expect(page.locator("#finding-status")).to_have_text("已立案")
+    with app.app_context():
+        case = db.session.execute(sa.select(Case)).scalar_one()
+        number, due = case.number, case.decision_due
+    expect(page.locator("#case h4")).to_contain_text(number)
+    expect(page.locator("#case")).to_contain_text("insp1、insp2")
+    expect(page.locator("#finding-deadline .clock-day")).to_have_text(zh_day(due))
+    assert finding_row(app, seeded["pipe"]).next_deadline == due
+    # What a case admits next: the notice first, never a decision before it.
+    buttons = page.locator("#actions .action-buttons button").evaluate_all("bs => bs.map(b => b.dataset.action)")
+    assert "case/notify" in buttons and "case/decide" not in buttons
+    shoot(page, "case")
 
 
 def test_legal_reviewer_clears_a_flagged_finding(desk, app, seeded):
@@ -392,3 +429,34 @@ def test_dashboard_shows_the_mix_as_the_api_counts_it(desk, client, auth, seeded
     row = page.locator(f'#mix-month tbody tr[data-key="{month["key"]}"]')
     expect(row).to_have_attribute("data-total", str(month["excluded"]["total"]))
     shoot(page, "dashboard")
+
+
+def test_queue_pages_on_with_more(desk, app, client, auth, seeded):
+    from playwright.sync_api import expect
+
+    from server.extensions import db
+
+    # Sixty more, each with a deadline a day apart, to pass the first page of fifty.
+    with app.app_context():
+        record({f"more{i}": ("仪征市江海包装有限公司", 1 + i % 30, "FIRE-ELEC-WIRING", {"severity": "general"}, "on_site")
+                for i in range(60)})
+        db.session.commit()
+    page = desk
+    page.goto("/")
+    log_in(page, "sup1")
+    rows = page.locator("#queue-rows tr.finding-row")
+    expect(rows).to_have_count(50)
+    expect(page.locator("#queue-status")).to_have_text("已显示 50 条，还有更多")
+    page.click("#queue-more")
+    expect(rows).to_have_count(65)
+    expect(page.locator("#queue-more")).to_be_hidden()
+    expect(page.locator("#queue-status")).to_have_text("共 65 条")
+    # Both pages together are the API's order, with nothing repeated or skipped.
+    first = client.get("/api/findings?limit=50", headers=auth.headers("sup1")).get_json()
+    second = client.get(f"/api/findings?limit=50&cursor={first['next_cursor']}", headers=auth.headers("sup1")).get_json()
+    assert row_ids(page) == [r["id"] for r in first["items"] + second["items"]]
+    # j walks on into the second page.
+    page.locator("body").click(position={"x": 5, "y": 5})
+    for _ in range(55):
+        page.keyboard.press("j")
+    expect(rows.nth(54)).to_have_attribute("aria-selected", "true")

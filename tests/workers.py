@@ -57,8 +57,11 @@ def read_loop(db_url: str, data_dir: str, seconds: float, secret: str) -> dict:
     return {"reads": reads, "errors": errors}
 
 
-def hold_scheduler_lock(db_url: str, data_dir: str, hold_s: float, secret: str) -> tuple[float, float]:
-    """Take the one-scheduler lock, hold it, and answer when it was acquired and released."""
+def hold_scheduler_lock(db_url: str, data_dir: str, hold_s: float, secret: str,
+                        marker: str | None = None) -> tuple[float, float]:
+    """Take the one-scheduler lock, hold it, and answer when it was acquired and released
+    (writing `marker` once it holds the lock, so a test knows when to start a rival)."""
+    import pathlib
     import time
 
     from server import create_app
@@ -67,6 +70,8 @@ def hold_scheduler_lock(db_url: str, data_dir: str, hold_s: float, secret: str) 
     app = create_app({"DATABASE_URL": db_url, "DATA_DIR": data_dir, "SECRET_KEY": secret})
     with single_scheduler(app, poll_s=0.1):
         got = time.time()
+        if marker:
+            pathlib.Path(marker).write_text(str(got))
         time.sleep(hold_s)
         released = time.time()
     return got, released

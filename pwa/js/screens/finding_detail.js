@@ -139,7 +139,7 @@ function mapSection(d, maps) {
     // From the points, not the layers: a circle has no bounds before the map has a view.
     const bounds = L.latLngBounds(points);
     if (bounds.getNorthEast().equals(bounds.getSouthWest())) map.setView(bounds.getCenter(), 16);
-    else map.fitBounds(bounds, { padding: [40, 40], maxZoom: 18 });
+    else map.fitBounds(bounds, { paddingTopLeft: [72, 48], paddingBottomRight: [72, 48], maxZoom: 18 });
     return map;
   });
   return section("where", t("detail.where"), box, words);
@@ -322,8 +322,11 @@ function readForm(form, fields) {
 export function refusalText(err) {
   if (!(err instanceof ApiError) || err.offline || err.status === 403) return describeError(err);
   const fields = err.errors && (err.errors.json || err.errors);
+  // Field messages the main message does not already say.
   const named = fields && typeof fields === "object"
-    ? Object.entries(fields).filter(([, v]) => Array.isArray(v)).map(([k, v]) => `${k}: ${v.join(" ")}`) : [];
+    ? Object.entries(fields).filter(([, v]) => Array.isArray(v))
+      .map(([k, v]) => [k, v.filter((m) => !String(err.message).includes(m))])
+      .filter(([, v]) => v.length).map(([k, v]) => `${k}: ${v.join(" ")}`) : [];
   return [t("action.refused", { message: err.message }), ...named].join(" ");
 }
 
