@@ -25,8 +25,8 @@ from ..canonical import content_hash
 from ..workdays import WorkCalendar
 from .due import Candidate
 from .routing import (
-    DEFAULT_ITERATIONS, DEFAULT_SOLVER, DEFAULT_TIME_LIMIT_S, HaversineMatrix, LonLat, RoutingProblem, Travel,
-    TravelMatrix, solve,
+    DEFAULT_ITERATIONS, DEFAULT_NO_IMPROVEMENT, DEFAULT_SOLVER, DEFAULT_TIME_LIMIT_S, HaversineMatrix, LonLat,
+    RoutingProblem, Travel, TravelMatrix, solve,
 )
 from .teams import Team
 
@@ -54,13 +54,15 @@ class PlanSettings:
     seed: int = 0
     time_limit_s: float = DEFAULT_TIME_LIMIT_S
     iterations: int | None = DEFAULT_ITERATIONS
+    no_improvement: int | None = DEFAULT_NO_IMPROVEMENT
     # What the soft rule weighs: sending the same pair back to a site costs as much as
     # driving this much further.
     repeat_pair_m: int = 2000
 
     def as_dict(self) -> dict:
         return {"solver": self.solver, "seed": self.seed, "time_limit_s": self.time_limit_s,
-                "iterations": self.iterations, "repeat_pair_m": self.repeat_pair_m}
+                "iterations": self.iterations, "no_improvement": self.no_improvement,
+                "repeat_pair_m": self.repeat_pair_m}
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,7 @@ def make_plan(day: dt.date, candidates: Sequence[Candidate], teams: Sequence[Tea
         routable = sub
         problem = _problem(routable, teams, travel, service_s, shift_s, locked, team_of_lead, last_pairs, settings)
         result = solve(problem, settings.solver, seed=settings.seed, time_limit_s=settings.time_limit_s,
-                       iterations=settings.iterations)
+                       iterations=settings.iterations, no_improvement=settings.no_improvement)
         routes_idx = result.routes
         solver_settings = result.settings
         for i in result.dropped:

@@ -36,11 +36,13 @@ from ..geo import MEAN_RADIUS
 SOLVERS = ("pyvrp", "ortools")
 # Chosen by measurement on bench/planning.py (docs/planning.md, docs/performance.md).
 DEFAULT_SOLVER = "pyvrp"
-# The production limits: the planner answers a scheduler within seconds. PyVRP stops at a
-# fixed number of iterations so that a plan is reproducible from its seed; the time limit
-# is a safety net on a slow machine (a plan that hit it says so in its settings).
+# The production limits: the planner answers a scheduler within seconds. PyVRP stops after
+# a number of iterations, or earlier after a run of iterations without improvement (small
+# days converge fast), both counted, so a plan is reproducible from its seed; the time
+# limit is a safety net on a slow machine (a plan that hit it says so in its settings).
 DEFAULT_TIME_LIMIT_S = 4.5
-DEFAULT_ITERATIONS = 1500
+DEFAULT_ITERATIONS = 3000
+DEFAULT_NO_IMPROVEMENT = 500
 
 LonLat = tuple[float, float]
 
@@ -265,12 +267,14 @@ def _distance_bound(problem: RoutingProblem) -> int:
 
 
 def solve(problem: RoutingProblem, solver: str = DEFAULT_SOLVER, *, seed: int = 0,
-          time_limit_s: float = DEFAULT_TIME_LIMIT_S, iterations: int | None = DEFAULT_ITERATIONS) -> RoutingResult:
+          time_limit_s: float = DEFAULT_TIME_LIMIT_S, iterations: int | None = DEFAULT_ITERATIONS,
+          no_improvement: int | None = DEFAULT_NO_IMPROVEMENT) -> RoutingResult:
     """Routes for `problem` from the named solver.
 
-    `iterations` (PyVRP only) stops the search after that many iterations, which makes the
-    answer a function of the seed alone; None searches until the time limit. OR-Tools always
-    stops at the time limit.
+    `iterations` (PyVRP only) stops the search after that many iterations, and
+    `no_improvement` after that many in a row without a better answer, which makes the
+    answer a function of the seed alone; None for both searches until the time limit.
+    OR-Tools always stops at the time limit.
     """
     if solver not in SOLVERS:
         raise RoutingError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
@@ -281,7 +285,7 @@ def solve(problem: RoutingProblem, solver: str = DEFAULT_SOLVER, *, seed: int = 
                              {"seed": seed, "time_limit_s": time_limit_s})
     started = time.perf_counter()
     if solver == "pyvrp":
-        routes, settings = _solve_pyvrp(problem, seed, time_limit_s, iterations)
+        routes, settings = _solve_pyvrp(problem, seed, time_limit_s, iterations, no_improvement)
     else:
         routes, settings = _solve_ortools(problem, seed, time_limit_s)
     seconds = time.perf_counter() - started
@@ -290,8 +294,8 @@ def solve(problem: RoutingProblem, solver: str = DEFAULT_SOLVER, *, seed: int = 
     return RoutingResult(tuple(tuple(r) for r in routes), dropped, solver, seconds, settings)
 
 
-def _solve_pyvrp(problem: RoutingProblem, seed: int, time_limit_s: float,
-                 iterations: int | None) -> tuple[list[list[int]], dict]:
+def _solve_pyvrp(problem: RoutingProblem, seed: int, time_limit_s: float, iterations: int | None,
+                 no_improvement: int | None) -> tuple[list[list[int]], dict]:
     """PyVRP, one stage per priority level, most urgent first.
 
     PyVRP keeps the working day by a penalty on lateness that it tunes as it searches, so
@@ -319,22 +323,24 @@ def _solve_pyvrp(problem: RoutingProblem, seed: int, time_limit_s: float,
         stage_iterations = None
         if iterations is not None:
             stage_iterations = max(1, iterations - used_iterations if last else round(iterations * share))
-        kept, info = _pyvrp_stage(problem, members, kept, seed, budget, stage_iterations, until_all_fit=not last)
+        kept, info = _pyvrp_stage(problem, members, kept, seed, budget, stage_iterations, no_improvement,
+                                  until_all_fit=not last)
         used_iterations += info["iterations_run"]
         stages.append({"priority": level, "stops": len(members), **info})
     settings = {"seed": seed, "time_limit_s": time_limit_s, "iterations": iterations,
-                "stages": stages, "iterations_run": used_iterations,
+                "no_improvement": no_improvement, "stages": stages, "iterations_run": used_iterations,
                 "stopped_by_time": any(s["stopped_by_time"] for s in stages)}
     return kept, settings
 
 
 def _pyvrp_stage(problem: RoutingProblem, members: list[int], kept: list[list[int]], seed: int,
-                 time_limit_s: float, iterations: int | None, until_all_fit: bool) -> tuple[list[list[int]], dict]:
+                 time_limit_s: float, iterations: int | None, no_improvement: int | None,
+                 until_all_fit: bool) -> tuple[list[list[int]], dict]:
     import pyvrp
     from pyvrp.exceptions import PenaltyBoundWarning
     from pyvrp.PenaltyManager import PenaltyParams
     from pyvrp.solve import SolveParams
-    from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
+    from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, NoImprovement
 
     required = {i for r in kept for i in r}
     prize = _distance_bound(problem)
@@ -362,6 +368,8 @@ def _pyvrp_stage(problem: RoutingProblem, members: list[int], kept: list[list[in
     criteria = [clock]
     if iterations is not None:
         criteria.append(MaxIterations(iterations))
+    if no_improvement is not None:
+        criteria.append(NoImprovement(no_improvement))
     if until_all_fit:
         # The prize exceeds any day's distance, so a cost below it means nothing is left out.
         criteria.append(lambda best_cost: best_cost < prize)
