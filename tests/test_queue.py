@@ -702,3 +702,41 @@ def test_checklist_does_not_apply_off_the_tolerance_path():
     assert not tolerance.checklist(_facts(final_tier="enforcement"), CAL).applies
     on_spot = tolerance.checklist(_facts(tolerance_path="service_on_spot", order=None), CAL)
     assert on_spot.complete and [i.status for i in on_spot.items].count("not_applicable") == 3
+
+
+# --- the plan: every single filter reads a page in order off one index (SQLite) -----------------
+
+PLANS = [
+    ({}, "ix_findings_queue"),
+    ({"tier": "service"}, "ix_findings_tier_queue"),
+    ({"status": "legal_review"}, "ix_findings_status_queue"),
+    ({"park": 1}, "ix_findings_park_queue"),
+    ({"domain": "market"}, "ix_findings_domain_queue"),
+    ({"enterprise": 2}, "ix_findings_site_queue"),
+    ({"overdue": True}, "ix_findings_queue"),
+    ({"due_within": 7}, "ix_findings_queue"),
+    ({"flagged": True}, "ix_findings_flag_queue"),
+    ({"off_site": True}, "ix_findings_queue"),
+    ({"tier": "service", "park": 1}, "ix_findings_tier_queue"),
+    ({"enterprise": 2, "status": "open", "flagged": True}, "ix_findings_site_queue"),
+]
+
+
+@pytest.mark.parametrize("scope", [None, {1, 2}, {1}], ids=["every park", "two parks", "one park"])
+@pytest.mark.parametrize("params,index", PLANS, ids=[str(p) for p, _ in PLANS])
+def test_each_filter_walks_its_index_in_order_without_sorting(sqlite_app, scope, params, index):
+    """SQLite has no statistics here, as in a bureau's embedded database: the plan comes from the
+    schema and the statement alone, so a 5-row table shows the plan of a 100,000-row one."""
+    from server.extensions import db
+    from server.services.queue import QueueFilters, queue_select
+
+    if scope == {1} and not {"tier", "status", "domain", "enterprise", "flagged"} & set(params):
+        index = "ix_findings_park_queue"  # one park in scope: its index holds the whole queue, in order
+    with sqlite_app.app_context():
+        for after in (None, (today(), 3, uuid.uuid4())):  # the first page, and one after a cursor
+            stmt = queue_select(QueueFilters(**params), scope, today(), after, limit=51)
+            sql = str(stmt.compile(db.engine, compile_kwargs={"literal_binds": True}))
+            plan = [r[-1] for r in db.session.execute(sa.text("EXPLAIN QUERY PLAN " + sql)).all()]
+            assert f"USING INDEX {index} " in plan[0] + " " or plan[0].endswith(index), plan
+            assert not any("TEMP B-TREE" in step for step in plan), plan
+            assert not any(step.startswith("SCAN findings") and index != "ix_findings_queue" for step in plan), plan

@@ -22,12 +22,17 @@ class Finding(db.Model):
         sa.Index("ix_findings_site_type_discovered", "site_id", "violation_type_id", "discovered_at"),
         sa.Index("ix_findings_status_final_tier", "status", "final_tier"),
         sa.Index("ix_findings_park_status", "park_id", "status"),
-        # The supervisor's queue (server/services/queue.py): its urgency order, keyset-paged, read
-        # straight off an index with no filter, within one park, and among the findings flagged
-        # for legal review (docs/performance.md has the measurements).
-        sa.Index("ix_findings_queue", "queue_due", "queue_rank", "id"),
+        # The supervisor's queue (server/services/queue.py): each index starts with the column of
+        # one filter (none for the first) and goes on with the urgency order's key, so a page is
+        # read in order off one index and nothing is sorted; the trailing columns are checked in
+        # the index, without reading the row (docs/performance.md has the measurements).
+        sa.Index("ix_findings_queue", "queue_due", "queue_rank", "id", "park_id", "visit_id"),
         sa.Index("ix_findings_park_queue", "park_id", "queue_due", "queue_rank", "id"),
-        sa.Index("ix_findings_flag_queue", "legal_flag", "queue_due", "queue_rank", "id"),
+        sa.Index("ix_findings_site_queue", "site_id", "queue_due", "queue_rank", "id"),
+        sa.Index("ix_findings_tier_queue", "final_tier", "queue_due", "queue_rank", "id", "park_id"),
+        sa.Index("ix_findings_status_queue", "status", "queue_due", "queue_rank", "id", "park_id"),
+        sa.Index("ix_findings_domain_queue", "domain", "queue_due", "queue_rank", "id", "park_id"),
+        sa.Index("ix_findings_flag_queue", "legal_flag", "queue_due", "queue_rank", "id", "park_id"),
         # The 721 mix (server/services/stats.py): counted from the index alone.
         sa.Index("ix_findings_stats", "park_id", "discovered_at", "final_tier", "domain"),
     )

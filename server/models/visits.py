@@ -25,7 +25,11 @@ class Visit(db.Model):
     """One visit, recorded on the team lead's phone; its id is made on the phone."""
 
     __tablename__ = "visits"
-    __table_args__ = (sa.Index("ix_visits_site_started", "site_id", "started_at"),)
+    __table_args__ = (
+        sa.Index("ix_visits_site_started", "site_id", "started_at"),
+        # The queue's off-site filter asks this of each finding's visit: answered from the index alone.
+        sa.Index("ix_visits_id_geofence", "id", "geofence"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
     site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"))

@@ -77,34 +77,66 @@ def _not_reviewed():
     return ~sa.exists().where(LegalReview.finding_id == Finding.id, LegalReview.case_id.is_(None))
 
 
-def _awaiting_legal_review():
-    return sa.and_(Finding.legal_flag, _not_reviewed())
-
-
 def _off_site():
     return sa.exists().where(Visit.id == Finding.visit_id, Visit.geofence == "off_site")
 
 
+# Which filter the engine walks the urgency order by: the first of these present. Each has
+# an index that starts with its column and continues with the order's key, so the engine reads
+# the page in order, stops after it, and never sorts (the indexes are in server/models/findings.py
+# and docs/performance.md). SQLite keeps no statistics to tell which of two such indexes narrows
+# more, and a wrong guess costs a scan of tens of thousands of entries: so only the walked
+# filter is written as an indexable comparison, and the others as expressions no index serves
+# (`col + 0`, `col || ''`), which SQLite checks against the columns the walked index carries.
+# PostgreSQL, whose planner has statistics, is served by the same indexes.
+DRIVERS = ("enterprise", "flagged", "status", "tier", "domain", "park")
+_COLUMNS = {"enterprise": Finding.site_id, "status": Finding.status, "tier": Finding.final_tier,
+            "domain": Finding.domain, "park": Finding.park_id}
+
+
+def _unindexed(column):
+    """The column as an expression no index serves (the same value)."""
+    return column + 0 if isinstance(column.type, sa.Integer) else column.concat("")
+
+
+def driver(filters: QueueFilters, scope: set[int] | None) -> str | None:
+    """The filter whose index the queue's query walks (None: the urgency order's own index)."""
+    values = dataclasses.asdict(filters)
+    for name in DRIVERS:
+        if name == "flagged" and filters.flagged:
+            return name
+        if name != "flagged" and values[name] is not None:
+            return name
+    if scope is not None and len(scope) == 1:
+        return "park"
+    return None
+
+
 def queue_conditions(filters: QueueFilters, scope: set[int] | None, today: dt.date) -> list:
+    walked = driver(filters, scope)
     conds = []
+
+    def equal(name: str, value) -> None:
+        column = _COLUMNS[name]
+        conds.append((column if name == walked else _unindexed(column)) == value)
+
     if scope is not None:
-        conds.append(Finding.park_id.in_(sorted(scope)))
-    if filters.park is not None:
-        conds.append(Finding.park_id == filters.park)
-    if filters.tier is not None:
-        conds.append(Finding.final_tier == filters.tier)
-    if filters.status is not None:
-        conds.append(Finding.status == filters.status)
-    if filters.domain is not None:
-        conds.append(Finding.domain == filters.domain)
-    if filters.enterprise is not None:
-        conds.append(Finding.site_id == filters.enterprise)
+        if len(scope) == 1 and walked == "park" and filters.park is None:
+            equal("park", next(iter(scope)))
+        else:
+            conds.append(_unindexed(Finding.park_id).in_(sorted(scope)))
+    for name in ("park", "tier", "status", "domain", "enterprise"):
+        value = getattr(filters, name)
+        if value is not None:
+            equal(name, value)
     if filters.overdue is not None:
         conds.append(Finding.queue_due < today if filters.overdue else Finding.queue_due >= today)
     if filters.due_within is not None:
         conds.append(Finding.queue_due.between(today, today + dt.timedelta(days=filters.due_within)))
     if filters.flagged is not None:
-        conds.append(_awaiting_legal_review() if filters.flagged else ~_awaiting_legal_review())
+        flag = Finding.legal_flag if walked == "flagged" else sa.case((Finding.legal_flag, 1), else_=0) == 1
+        awaiting = sa.and_(flag, _not_reviewed())
+        conds.append(awaiting if filters.flagged else ~awaiting)
     if filters.off_site is not None:
         conds.append(_off_site() if filters.off_site else ~_off_site())
     return conds
