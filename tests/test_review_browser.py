@@ -238,6 +238,11 @@ def test_supervisor_queue_order_filters_and_keyboard(desk, app, client, auth, se
     # Back in the queue, the row opened is the one selected.
     page.click(".back")
     expect(rows.nth(0)).to_have_attribute("aria-selected", "true")
+    # The park map is one tab away, and its screen leads back to the desk screens.
+    page.click('a.desk-tab[href="#/home"]')
+    expect(page.locator("#desk-links a")).to_have_text(["待办队列", "721 统计"])
+    page.click('#desk-links a[href="#/queue"]')
+    expect(rows).to_have_count(len(EDZ))
     # English on a click, the tiers and clocks too.
     page.click("#lang-switch")
     expect(page.locator(".desk-head h2")).to_have_text("Findings queue")

@@ -56,10 +56,15 @@ export function render(root, ctx) {
   // An inspector's way into the day: today's stops, fetched now so that they are on the phone offline.
   const todayCard = ctx.mayOpen("today") ? h("a", { id: "today-link", class: "today-card", href: "#/today" },
     h("strong", { text: t("today.heading") }), h("span", { id: "today-link-status", class: "muted" })) : null;
+  // Supervisors, legal reviewers and admins: their desk screens, one tap away.
+  const desks = ["queue", "legal", "dashboard"].filter((name) => ctx.mayOpen(name));
+  const deskLinks = desks.length ? h("nav", { id: "desk-links", class: "chips", "aria-label": t("desk.nav.label") },
+    desks.map((name) => h("a", { class: "chip", href: `#/${name}`, text: t(`desk.nav.${name}`) }))) : null;
 
   root.append(
     h("div", { class: "screen home" },
       todayCard,
+      deskLinks,
       h("section", { class: "who" },
         h("div", {},
           h("p", { class: "today", text: formatDate(new Date()) }),
