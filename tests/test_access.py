@@ -34,6 +34,11 @@ class Reaches(frozenset):
     tests/test_actions_api.py walks every action with real findings, park by park and state by state."""
 
 
+class Validates(Reaches):
+    """Who gets past the role check to the body's validation: the walk sends JSON where the photo
+    upload takes multipart/form-data (415); tests/test_photos.py uploads real photos park by park."""
+
+
 SUPERVISORS = Reaches({"sup1", "admin1"})
 LEGAL = Reaches({"legal1", "admin1"})
 _SUPERVISOR_ACTIONS = {
@@ -85,6 +90,12 @@ POLICY = [
      lambda ids: {"outcome": "no_penalty", "reason": "r"}),
     *[("POST", f"/api/findings/{{finding}}/{action}", SUPERVISORS, lambda ids, body=body: body)
       for action, body in _SUPERVISOR_ACTIONS.items()],
+    # Photos: the walk names a photo that does not exist (404 for every staff member past the role
+    # check); park scope on real photos is in tests/test_photos.py.
+    ("PUT", "/api/photos/{photo}", Validates({"insp1", "insp_chem"}), lambda ids: {}),
+    ("GET", "/api/photos/{photo}", Reaches(ALL_STAFF), None),
+    ("GET", "/api/photos/{photo}/thumb", Reaches(ALL_STAFF), None),
+    ("GET", "/api/photos/{photo}/display", Reaches(ALL_STAFF), None),
 ]
 NOT_API = {"/api/docs/init.js", "/api/docs/static/<path:filename>"}
 
@@ -96,7 +107,8 @@ def _ids(app):
     with app.app_context():
         parks = dict(db.session.execute(sa.select(Park.code, Park.id)).all())
         site = db.session.execute(sa.select(Site.id).where(Site.park_id == parks["EDZ"]).order_by(Site.id)).scalar()
-    return {"EDZ": parks["EDZ"], "CHEM": parks["CHEM"], "site": site, "finding": "0b8e4c1e-0000-4000-8000-000000000000"}
+    return {"EDZ": parks["EDZ"], "CHEM": parks["CHEM"], "site": site, "finding": "0b8e4c1e-0000-4000-8000-000000000000",
+            "photo": "9a2d0c1e-0000-4000-8000-000000000000"}
 
 
 def test_every_api_endpoint_is_in_the_policy(app):
@@ -105,7 +117,7 @@ def test_every_api_endpoint_is_in_the_policy(app):
         if not rule.rule.startswith("/api") or rule.rule in NOT_API:
             continue
         path = (rule.rule.replace("<int:park_id>", "{EDZ}").replace("<int:site_id>", "{site}")
-                .replace("<uuid:finding_id>", "{finding}"))
+                .replace("<uuid:finding_id>", "{finding}").replace("<uuid:photo_id>", "{photo}"))
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (method, path) in declared, f"{method} {rule.rule} has no row in the access policy"
 
@@ -131,7 +143,8 @@ def test_who_gets_what(client, auth, app, method, path, allowed, body):
     for username in sorted(ALL_STAFF):
         resp = call(auth.headers(username))
         if isinstance(allowed, Reaches) and username in allowed:
-            assert resp.status_code == 404, (method, url, username, resp.status_code, resp.get_json())
+            expected = 415 if isinstance(allowed, Validates) else 404
+            assert resp.status_code == expected, (method, url, username, resp.status_code, resp.get_json())
         elif username in allowed:
             assert 200 <= resp.status_code < 300, (method, url, username, resp.status_code, resp.get_json())
             if method == "DELETE":

@@ -382,7 +382,11 @@ def test_legal_reviewer_clears_a_flagged_finding(desk, app, seeded):
     expect(page.locator("#legal-pane #rule-explanation")).to_contain_text("X1")
     expect(page.locator("#legal-pane #inputs")).to_contain_text("当场改正")
     shoot(page, "legal")
-    # A decision needs its reason.
+    # A decision is chosen, never defaulted, and needs its reason.
+    page.fill("#legal-reason", "x")
+    page.click("#legal-submit")
+    expect(page.locator("#legal-form #action-error")).to_have_text("请选择：结论")
+    page.fill("#legal-reason", "")
     page.check("#legal-no_penalty")
     page.click("#legal-submit")
     expect(page.locator("#legal-form #action-error")).to_have_text("请填写：理由")

@@ -624,6 +624,7 @@ const STRINGS = {
     "dash.cell.note": "各分层：个数，占比（与目标之差，百分点）",
     "dash.largest.short": "{tier} {pp}",
     "dash.month.short": "{month}月",
+    "action.choose": "请选择：{field}",
     // --- review desk: end ---
   },
   en: {
@@ -1250,6 +1251,7 @@ const STRINGS = {
     "dash.cell.note": "Each tier: count, share (distance from the target, pp)",
     "dash.largest.short": "{tier} {pp}",
     "dash.month.short": "{month}",
+    "action.choose": "Please choose: {field}",
     // --- review desk: end ---
   },
 };

@@ -276,8 +276,8 @@ function fieldControl(f, id, d) {
   }
   if (f.kind === "choice") {
     return h("fieldset", { class: "field choice", "data-name": f.name }, h("legend", { text: t(f.label) }),
-      f.values.map((v, i) => h("label", { class: "radio" },
-        h("input", { type: "radio", name: f.name, value: v, checked: i === 0 }), word(f.prefix, v))));
+      f.values.map((v) => h("label", { class: "radio" },
+        h("input", { type: "radio", name: f.name, value: v }), word(f.prefix, v))));
   }
   if (f.kind === "check") {
     return h("label", { class: "field check" }, h("input", { type: "checkbox", name: f.name }), h("span", { text: t(f.label) }));
@@ -304,7 +304,8 @@ function readForm(form, fields) {
       const v = form.elements[f.name].value.trim();
       if (v || f.required) body[f.name] = v;
     } else if (f.kind === "choice") {
-      body[f.name] = form.querySelector(`input[name="${f.name}"]:checked`).value;
+      const chosen = form.querySelector(`input[name="${f.name}"]:checked`);
+      if (chosen) body[f.name] = chosen.value;
     } else if (f.kind === "check") {
       body[f.name] = form.elements[f.name].checked;
     } else if (f.kind === "number") {
@@ -356,10 +357,13 @@ export function actionPanel(d, yours, { onDone }) {
     async function send(e) {
       e.preventDefault();
       const body = readForm(form, fields);
+      // Nothing chosen for a decision, or a required text left empty: asked here, before the server.
+      const unchosen = fields.find((f) => f.kind === "choice" && !body[f.name]);
       const empty = fields.find((f) => f.required && !body[f.name]);
-      if (empty) {
-        error.textContent = t("action.missing", { field: t(empty.label) });
-        form.elements[empty.name].focus();
+      if (unchosen || empty) {
+        const f = unchosen || empty;
+        error.textContent = t(unchosen ? "action.choose" : "action.missing", { field: t(f.label) });
+        (unchosen ? form.querySelector(`input[name="${f.name}"]`) : form.elements[f.name]).focus();
         return;
       }
       submit.disabled = true;

@@ -87,14 +87,20 @@ export function render(root, ctx) {
       h("h3", { text: t(isCase ? "legal.decide.case" : "legal.decide.finding") }),
       h("fieldset", { class: "field choice" }, h("legend", { text: t("detail.review.outcome") }),
         ["confirm_enforcement", "no_penalty"].map((v) => h("label", { class: "radio" },
-          h("input", { type: "radio", name: "outcome", value: v, id: `legal-${v}`, checked: v === "confirm_enforcement" }),
+          h("input", { type: "radio", name: "outcome", value: v, id: `legal-${v}` }),
           word("review", v)))),
       h("label", { class: "field", for: "legal-reason" }, h("span", { text: t("action.field.reason") + t("action.required") }), reason),
       error, h("div", { class: "form-buttons" }, submit));
 
     async function send(e) {
       e.preventDefault();
-      const body = { outcome: form.querySelector("input[name=outcome]:checked").value, reason: reason.value.trim() };
+      const chosen = form.querySelector("input[name=outcome]:checked");
+      const body = { outcome: chosen && chosen.value, reason: reason.value.trim() };
+      if (!chosen) {
+        error.textContent = t("action.choose", { field: t("detail.review.outcome") });
+        form.querySelector("input[name=outcome]").focus();
+        return;
+      }
       if (!body.reason) {
         error.textContent = t("action.missing", { field: t("action.field.reason") });
         reason.focus();
