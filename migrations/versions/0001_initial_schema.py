@@ -416,7 +416,7 @@ def upgrade():
         batch_op.create_index('ix_findings_domain_queue', ['domain', 'queue_due', 'queue_rank', 'id', 'park_id'], unique=False)
         batch_op.create_index('ix_findings_flag_queue', ['legal_flag', 'queue_due', 'queue_rank', 'id', 'park_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_findings_next_deadline'), ['next_deadline'], unique=False)
-        batch_op.create_index('ix_findings_park_queue', ['park_id', 'queue_due', 'queue_rank', 'id'], unique=False)
+        batch_op.create_index('ix_findings_park_queue', ['park_id', 'queue_due', 'queue_rank', 'id', 'visit_id'], unique=False)
         batch_op.create_index('ix_findings_park_status', ['park_id', 'status'], unique=False)
         batch_op.create_index('ix_findings_queue', ['queue_due', 'queue_rank', 'id', 'park_id', 'visit_id'], unique=False)
         batch_op.create_index('ix_findings_site_queue', ['site_id', 'queue_due', 'queue_rank', 'id'], unique=False)

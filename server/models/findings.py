@@ -27,7 +27,7 @@ class Finding(db.Model):
         # read in order off one index and nothing is sorted; the trailing columns are checked in
         # the index, without reading the row (docs/performance.md has the measurements).
         sa.Index("ix_findings_queue", "queue_due", "queue_rank", "id", "park_id", "visit_id"),
-        sa.Index("ix_findings_park_queue", "park_id", "queue_due", "queue_rank", "id"),
+        sa.Index("ix_findings_park_queue", "park_id", "queue_due", "queue_rank", "id", "visit_id"),
         sa.Index("ix_findings_site_queue", "site_id", "queue_due", "queue_rank", "id"),
         sa.Index("ix_findings_tier_queue", "final_tier", "queue_due", "queue_rank", "id", "park_id"),
         sa.Index("ix_findings_status_queue", "status", "queue_due", "queue_rank", "id", "park_id"),

@@ -72,13 +72,15 @@ def photo_url(photo_id: uuid.UUID) -> str:
 # --- the queue ----------------------------------------------------------------------------
 
 
+# EXISTS (SELECT 1 ...), not SQLAlchemy's default SELECT *: SQLite answers the former from an
+# index alone (ix_visits_id_geofence) and reads the table row for the latter.
 def _not_reviewed():
     """No legal review of the finding itself yet (a review of a case before decision is another matter)."""
-    return ~sa.exists().where(LegalReview.finding_id == Finding.id, LegalReview.case_id.is_(None))
+    return ~sa.select(sa.literal(1)).where(LegalReview.finding_id == Finding.id, LegalReview.case_id.is_(None)).exists()
 
 
 def _off_site():
-    return sa.exists().where(Visit.id == Finding.visit_id, Visit.geofence == "off_site")
+    return sa.select(sa.literal(1)).where(Visit.id == Finding.visit_id, Visit.geofence == "off_site").exists()
 
 
 # Which filter the engine walks the urgency order by: the first of these present. Each has
