@@ -543,3 +543,19 @@ def test_prove_measures_the_geodesic_distance_to_the_site():
         assert proof.distance_m == pytest.approx(metres, abs=0.05) and proof.verdict == expected, metres
     assert prove(None, site, R, A).as_dict() == {"verdict": "no_fix", "distance_m": None, "accuracy_m": None,
                                                  "radius_m": R, "accuracy_threshold_m": A}
+
+
+def test_records_of_one_batch_see_each_other(client, app, field, insp1):
+    """The batch reads what its records name once; a record must still see those stored before it."""
+    from server.models import Visit
+
+    first = _two_findings(field, [uuid.uuid4()])
+    reused_finding = {**_two_findings(field), "findings": [first["findings"][0]]}
+    reused_photo = _two_findings(field, first["findings"][0]["photo_ids"])
+    r = post_sync(client, insp1, [first, first, reused_finding, reused_photo])
+    answers = r.get_json()["results"]
+    assert [a["status"] for a in answers] == ["created", "duplicate", "conflict", "rejected"]
+    assert answers[1]["visit"] == answers[0]["visit"]
+    assert answers[2]["stored_id"] == first["id"]
+    assert "already belongs to another visit or finding" in answers[3]["message"]
+    assert {str(v.id) for v in rows(app, Visit)} == {first["id"]}

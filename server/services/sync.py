@@ -172,6 +172,36 @@ class Batch:
     users: dict[int, User | None] = dataclasses.field(default_factory=dict)
     rows: dict[tuple[str, dt.date], Any] = dataclasses.field(default_factory=dict)
     items: set[str] | None = None
+    # What the batch's records name, read once for the whole batch and kept up to date as
+    # records are stored: stored visits (content hash, receipt), the visit of each stored
+    # finding id, and the stored photos.
+    stored: dict[uuid.UUID, tuple[str, dict | None]] = dataclasses.field(default_factory=dict)
+    finding_visit: dict[uuid.UUID, uuid.UUID] = dataclasses.field(default_factory=dict)
+    photos: dict[uuid.UUID, Photo] = dataclasses.field(default_factory=dict)
+
+    def prefetch(self, records: list[dict]) -> None:
+        """One query per kind for the whole batch instead of one per record."""
+        if not records:
+            return
+        self.look_up([r["id"] for r in records],
+                     [f["id"] for r in records for f in r["findings"]],
+                     [pid for r in records for pid in _photo_ids(r)])
+        site_ids = {r["site_id"] for r in records} - set(self.sites)
+        if site_ids:
+            found = {s.id: s for s in db.session.execute(sa.select(Site).where(Site.id.in_(site_ids))).scalars()}
+            self.sites.update({i: found.get(i) for i in site_ids})
+        self.officers(sorted({i for r in records for i in r["officer_ids"]}))
+
+    def look_up(self, visit_ids, finding_ids, photo_ids) -> None:
+        if visit_ids:
+            self.stored.update((vid, (digest, receipt)) for vid, digest, receipt in db.session.execute(
+                sa.select(Visit.id, Visit.content_hash, Visit.receipt).where(Visit.id.in_(visit_ids))).all())
+        if finding_ids:
+            self.finding_visit.update(db.session.execute(
+                sa.select(Finding.id, Finding.visit_id).where(Finding.id.in_(finding_ids))).all())
+        if photo_ids:
+            self.photos.update((p.id, p) for p in db.session.execute(
+                sa.select(Photo).where(Photo.id.in_(photo_ids))).scalars())
 
     @property
     def timezone(self) -> str:
@@ -212,7 +242,9 @@ def sync_batch(device_id: str, raw_records: list, user: User) -> dict:
             max_visits_per_batch=lim["max_visits_per_batch"], visits=len(raw_records))
     batch = Batch(user=user, device_id=device_id, received_at=utcnow(), policy=policy_service.values(),
                   limits=lim, scope=set(user.park_ids))
-    results = [_one(batch, index, raw) for index, raw in enumerate(raw_records)]
+    parsed = [_parse(index, raw) for index, raw in enumerate(raw_records)]
+    batch.prefetch([p[1] for p in parsed if p[1] is not None])
+    results = [_store(batch, *p) for p in parsed]
     db.session.commit()  # durable before it is acknowledged
     counts = {status: 0 for status in ("created", "duplicate", "conflict", "rejected")}
     for r in results:
@@ -220,44 +252,86 @@ def sync_batch(device_id: str, raw_records: list, user: User) -> dict:
     return {"received_at": batch.received_at.isoformat(), "counts": counts, "results": results}
 
 
-def _one(batch: Batch, index: int, raw: Any, retry: bool = True) -> dict:
+def _parse(index: int, raw: Any) -> tuple[dict, dict | None, dict | None]:
+    """(the answer's head, the record as the schema reads it, or the rejection's answer)."""
     raw_id = raw.get("id") if isinstance(raw, dict) else None
     head = {"index": index, "id": raw_id if isinstance(raw_id, str) else None}
     try:
         record = _record_schema.load(raw)
     except ValidationError as e:
-        return {**head, "status": "rejected", "message": "the record is not valid: " + _first_message(e.messages),
-                "errors": e.messages}
-    payload = _record_schema.dump(record)
-    head["id"] = payload["id"]
+        return head, None, {**head, "status": "rejected",
+                            "message": "the record is not valid: " + _first_message(e.messages), "errors": e.messages}
+    head["id"] = str(record["id"])
+    return head, record, None
+
+
+def _one(batch: Batch, index: int, raw: Any) -> dict:
+    """One raw record in the caller's transaction, not committed (the demo city's history
+    stores its visits this way, each with its own receive time)."""
+    head, rec, rejected = _parse(index, raw)
+    if rec is not None:
+        batch.prefetch([rec])
+    return _store(batch, head, rec, rejected)
+
+
+def _store(batch: Batch, head: dict, rec: dict | None, rejected: dict | None, retry: bool = True) -> dict:
+    if rec is None:
+        return rejected
+    payload = canonical_record(rec)
     digest = record_hash(payload)
-    stored = db.session.get(Visit, record["id"])
-    if stored is not None:
-        return {**head, **_replay(batch, stored, digest, payload)}
+    if rec["id"] in batch.stored:
+        return {**head, **_replay(batch, rec["id"], batch.stored[rec["id"]], digest, payload)}
     try:
         with db.session.begin_nested():
-            receipt = _create(batch, record, payload, digest)
+            receipt = _create(batch, rec, payload, digest)
     except Rejected as r:
         return {**head, "status": "rejected", "message": r.message, "errors": r.errors}
     except ServiceError as e:
         return {**head, "status": "rejected", "message": str(e), "errors": e.errors.get(e.location, e.errors)}
     except FindingClash as clash:
-        return {**head, **_conflict(batch, record["id"], digest, payload, clash.visit_id,
+        return {**head, **_conflict(batch, rec["id"], digest, payload, clash.visit_id,
                                     f"finding {clash.finding_id} is already stored in visit {clash.visit_id}; "
                                     "nothing was stored or overwritten. A supervisor will see both.")}
     except IntegrityError:
-        # Another request stored the same id between our look-up and our insert (two tabs,
-        # a retry racing the first try): look again, once, and answer as a replay.
+        # Another request stored the same id between the batch's look-up and this insert (two
+        # tabs, a retry racing the first try): look again, once, and answer as a replay.
         if not retry:
             raise
-        return _one(batch, index, raw, retry=False)
+        batch.look_up([rec["id"]], [f["id"] for f in rec["findings"]], _photo_ids(rec))
+        return _store(batch, head, rec, None, retry=False)
+    batch.stored[rec["id"]] = (digest, receipt)
+    batch.finding_visit.update((f["id"], rec["id"]) for f in rec["findings"])
+    for pid in _photo_ids(rec):
+        batch.photos[pid] = db.session.get(Photo, pid)  # in the session already: no query
     return {**head, "status": "created", "visit": receipt}
 
 
-def _replay(batch: Batch, stored: Visit, digest: str, payload: dict) -> dict:
-    if stored.content_hash == digest:
-        return {"status": "duplicate", "visit": stored.receipt}
-    return _conflict(batch, stored.id, digest, payload, stored.id,
+def _photo_ids(rec: dict) -> list[uuid.UUID]:
+    ids = [pid for f in rec["findings"] for pid in f["photo_ids"]] + list(rec["photo_ids"])
+    if rec["record"]["party_signature_photo_id"] is not None:
+        ids.append(rec["record"]["party_signature_photo_id"])
+    return ids
+
+
+def canonical_record(value: Any) -> Any:
+    """The record as JSON values (ids in their canonical spelling, times in ISO 8601 with the
+    offset the phone gave): what is stored as the payload and hashed."""
+    if isinstance(value, dict):
+        return {k: canonical_record(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [canonical_record(v) for v in value]
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def _replay(batch: Batch, record_id: uuid.UUID, stored: tuple[str, dict | None], digest: str, payload: dict) -> dict:
+    stored_digest, receipt = stored
+    if stored_digest == digest:
+        return {"status": "duplicate", "visit": receipt}
+    return _conflict(batch, record_id, digest, payload, record_id,
                      "a record with this id was already accepted with other content; nothing was overwritten. "
                      "A supervisor will see both; to change an acknowledged visit, send a new record that names "
                      "it in corrects_id.")
@@ -294,6 +368,10 @@ def _create(batch: Batch, rec: dict, payload: dict, digest: str) -> dict:
     elif site.park_id not in batch.scope:
         problems.add(("site_id",), f"site {site.id} ({site.name}) is in a park you are not assigned to")
     problems.check()
+    # A finding id stored in another visit makes this a conflict, whatever else is wrong with it.
+    clash = next((f["id"] for f in rec["findings"] if f["id"] in batch.finding_visit), None)
+    if clash is not None:
+        raise FindingClash(clash, batch.finding_visit[clash])
 
     skew = (batch.received_at - rec["finished_at"]).total_seconds()
     tolerance_h = float(batch.policy["device_clock_tolerance_h"])
@@ -317,12 +395,6 @@ def _create(batch: Batch, rec: dict, payload: dict, digest: str) -> dict:
     if rec["corrects_id"] is not None and db.session.get(Visit, rec["corrects_id"]) is None:
         problems.add(("corrects_id",), f"there is no stored visit {rec['corrects_id']} to correct")
     problems.check()
-    if rec["findings"]:
-        ids = [f["id"] for f in rec["findings"]]
-        stored = dict(db.session.execute(sa.select(Finding.id, Finding.visit_id).where(Finding.id.in_(ids))).all())
-        clash = next((fid for fid in ids if fid in stored), None)  # the first in the record's order
-        if clash is not None:
-            raise FindingClash(clash, stored[clash])
 
     site_point = to_shape(site.geom)
     fix = rec["location"]
@@ -478,9 +550,7 @@ def _check_photos(batch: Batch, rec: dict, problems: Problems) -> dict[uuid.UUID
         if pid in seen:
             problems.add(path, f"photo {pid} is also named at {'.'.join(map(str, seen[pid]))}: a photo proves one thing")
         seen[pid] = path
-    if not seen:
-        return {}
-    stored = {p.id: p for p in db.session.execute(sa.select(Photo).where(Photo.id.in_(list(seen)))).scalars()}
+    stored = {pid: batch.photos[pid] for pid in seen if batch.photos.get(pid) is not None}
     for pid, photo in stored.items():
         # A photo uploaded before its record is not linked yet, but names the record it was
         # taken for: it must be this one. A linked photo belongs to another record.
