@@ -62,6 +62,26 @@ def _policy_put(ids):
 
 
 # (method, path with {EDZ}/{site}/{finding} placeholders, who gets 2xx, body factory)
+PLANNERS = {"sched1", "admin1"}
+
+
+def _next_weekday(days_ahead: int) -> str:
+    import datetime as dt
+
+    day = dt.date.today() + dt.timedelta(days=days_ahead)
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return day.isoformat()
+
+
+def _plan_body(ids):
+    return {"date": _next_weekday(2), "options": {"iterations": 50}}
+
+
+def _draw_body(ids):
+    return {"subject": "sites", "count": 1, "visible_from": _next_weekday(2)}
+
+
 POLICY = [
     ("GET", "/api/health", PUBLIC, None),
     ("GET", "/api/openapi.json", PUBLIC, None),
@@ -96,6 +116,16 @@ POLICY = [
     ("GET", "/api/photos/{photo}", Reaches(ALL_STAFF), None),
     ("GET", "/api/photos/{photo}/thumb", Reaches(ALL_STAFF), None),
     ("GET", "/api/photos/{photo}/display", Reaches(ALL_STAFF), None),
+    # Plans and draws: the walk names a day with no plan, a stop and a draw that do not exist;
+    # tests/test_plans.py and tests/test_draws.py walk real ones, park by park.
+    ("POST", "/api/plans", PLANNERS, _plan_body),
+    ("GET", "/api/plans/{day}", Reaches(ALL_STAFF), None),
+    ("PATCH", "/api/plans/{day}/stops/{stop}", Reaches(PLANNERS), lambda ids: {"locked": True}),
+    ("POST", "/api/plans/{day}/publish", Reaches(PLANNERS), None),
+    ("POST", "/api/plans/{day}/unpublish", Reaches(PLANNERS), None),
+    ("POST", "/api/draws", PLANNERS, _draw_body),
+    ("GET", "/api/draws/{draw}", Reaches(ALL_STAFF), None),
+    ("POST", "/api/draws/{draw}/replay", Reaches(ALL_STAFF), None),
 ]
 NOT_API = {"/api/docs/init.js", "/api/docs/static/<path:filename>"}
 
@@ -108,7 +138,7 @@ def _ids(app):
         parks = dict(db.session.execute(sa.select(Park.code, Park.id)).all())
         site = db.session.execute(sa.select(Site.id).where(Site.park_id == parks["EDZ"]).order_by(Site.id)).scalar()
     return {"EDZ": parks["EDZ"], "CHEM": parks["CHEM"], "site": site, "finding": "0b8e4c1e-0000-4000-8000-000000000000",
-            "photo": "9a2d0c1e-0000-4000-8000-000000000000"}
+            "photo": "9a2d0c1e-0000-4000-8000-000000000000", "day": "2031-01-06", "stop": 999999, "draw": 999999}
 
 
 def test_every_api_endpoint_is_in_the_policy(app):
@@ -117,7 +147,8 @@ def test_every_api_endpoint_is_in_the_policy(app):
         if not rule.rule.startswith("/api") or rule.rule in NOT_API:
             continue
         path = (rule.rule.replace("<int:park_id>", "{EDZ}").replace("<int:site_id>", "{site}")
-                .replace("<uuid:finding_id>", "{finding}").replace("<uuid:photo_id>", "{photo}"))
+                .replace("<uuid:finding_id>", "{finding}").replace("<uuid:photo_id>", "{photo}")
+                .replace("<day>", "{day}").replace("<int:stop_id>", "{stop}").replace("<int:draw_id>", "{draw}"))
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (method, path) in declared, f"{method} {rule.rule} has no row in the access policy"
 

@@ -111,7 +111,9 @@ def _plan_stops(user: User, day: dt.date) -> tuple[str | None, dict | None, list
     rows = db.session.execute(sa.select(PlanStop).where(PlanStop.route_id == route.id)
                               .order_by(PlanStop.seq, PlanStop.id)).scalars()
     stops = [{
-        "seq": n, "plan_stop_id": s.id, "site_id": s.site_id, "kind": s.kind, "reasons": list(s.reasons or []),
+        "seq": n, "plan_stop_id": s.id, "site_id": s.site_id, "kind": s.kind,
+        # A generated plan keeps each reason with its dates (server/services/planning.py); the phone reads its code.
+        "reasons": [r.get("code", "") if isinstance(r, dict) else r for r in (s.reasons or [])],
         "order_id": s.order_id, "status": s.status, "visit_id": str(s.visit_id) if s.visit_id else None,
         "eta_min": s.eta_min,
     } for n, s in enumerate(rows, start=1)]
