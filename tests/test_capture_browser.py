@@ -10,7 +10,9 @@ upload aborted): after reconnecting, still exactly once.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import os
 import re
 import threading
@@ -86,7 +88,8 @@ def live_url(field_app):
     server = make_server("127.0.0.1", 0, field_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    field_app.extensions["live_url"] = f"http://127.0.0.1:{server.server_port}"
+    yield field_app.extensions["live_url"]
     server.shutdown()
     thread.join(timeout=10)
 
@@ -210,6 +213,7 @@ def record_visit(page, photos: dict[str, Path]) -> dict:
 
     page.click(f'#stops .stop:has-text("{HENGDA}") a')
     expect(page.locator("#site-name")).to_have_text(HENGDA)
+    shot(page, "site")
     page.click("#start-visit")
     expect(page.locator("#fix-status")).to_have_text("在现场 · 精度 8 米")
     visit_id = page.evaluate("location.hash").split("/")[2]
@@ -428,4 +432,168 @@ def test_two_tabs_and_a_double_tap_send_each_record_once(context, field_app, cli
     photo_puts = [r for r in arrived if r.startswith("PUT /api/photos/")]
     assert len(sync_posts) == 1, sync_posts
     assert len(photo_puts) == 3 == len(set(photo_puts)), photo_puts
+    assert_stored_once(field_app, client, visit)
+
+
+def test_a_draft_visit_survives_closing_the_app_and_leaving_asks_nothing(context, field_app):
+    from playwright.sync_api import expect
+
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    log_in(page)
+    open_today(page)
+    page.click(f'#stops .stop:has-text("{HENGDA}") a')
+    page.click("#start-visit")
+    expect(page.locator("#fix-status")).to_have_text("在现场 · 精度 8 米")
+    open_checklist(page, "SAFETY")
+    tap_outcome(page, "SAF-001", "pass")
+    tap_outcome(page, "SAF-012", "fail")
+    page.click(f'[data-item="SAF-012"] .finding-link')
+    page.fill("#violation-search", "exit")
+    page.click('#violations [data-code="SAF-EXIT-BLOCKED"]')
+    page.fill("#finding-note", "半途离开")
+    # Leaving in the middle of a finding, then closing the app: nothing asked, nothing lost.
+    page.click(".back")
+    expect(page.locator("#visit-site")).to_be_visible()
+    page.click(".back")
+    expect(page.locator("#site-name")).to_have_text(HENGDA)
+    page.close(run_before_unload=True)
+    assert dialogs == []
+
+    page = context.new_page()
+    page.goto("/#/today")
+    expect(page.locator(f'#stops .stop:has-text("{HENGDA}")')).to_have_attribute("data-state", "draft")
+    page.click(f'#stops .stop:has-text("{HENGDA}") a')
+    expect(page.locator("#start-visit")).to_have_text("继续检查")
+    page.click("#start-visit")
+    expect(page.locator('[data-item="SAF-001"] [data-outcome="pass"]')).to_have_attribute("aria-pressed", "true")
+    expect(page.locator('[data-item="SAF-012"] [data-outcome="fail"]')).to_have_attribute("aria-pressed", "true")
+    page.click(f'[data-item="SAF-012"] .finding-link')
+    expect(page.locator('#violations [data-code="SAF-EXIT-BLOCKED"]')).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#finding-note")).to_have_value("半途离开")
+    # Undo reaches back across the restart: the note, then the violation.
+    expect(page.locator("#undo")).to_have_text("撤销：备注")
+    page.click("#undo")
+    expect(page.locator("#finding-note")).to_have_value("")
+    page.click("#undo")
+    expect(page.locator('#violations [aria-pressed="true"]')).to_have_count(0)
+    with field_app.app_context():
+        from server.extensions import db
+        from server.models import Visit
+
+        assert db.session.execute(sa.select(sa.func.count()).select_from(Visit)).scalar_one() == 0
+
+
+def test_unsent_work_from_an_earlier_day_is_noted_and_can_be_exported(page, context, photos):
+    """And storage the browser may take back, or nearly full, is warned about."""
+    from playwright.sync_api import expect
+
+    # The browser's answers are the browser's business: make them those of a phone nearly full.
+    page.add_init_script("""(() => {
+        navigator.storage.persisted = () => Promise.resolve(false);
+        navigator.storage.persist = () => Promise.resolve(false);
+        navigator.storage.estimate = () => Promise.resolve({ usage: 920 * 1024 * 1024, quota: 1000 * 1024 * 1024 });
+    })()""")
+    log_in(page)
+    under_service_worker(page)
+    open_today(page)
+    context.set_offline(True)
+    visit = record_visit(page, photos)
+    # The phone was left in a drawer overnight: the record is from yesterday.
+    page.evaluate("""() => new Promise((resolve, reject) => {
+        const open = indexedDB.open("fieldcheck");
+        open.onsuccess = () => {
+            const tx = open.result.transaction(["outbox", "photos"], "readwrite");
+            const day = "2020-01-06";
+            tx.objectStore("outbox").getAll().onsuccess = (e) => e.target.result.forEach(
+                (r) => tx.objectStore("outbox").put({ ...r, day, queued_at: "2020-01-06T17:00:00+08:00" }));
+            tx.objectStore("photos").getAll().onsuccess = (e) => e.target.result.forEach(
+                (p) => tx.objectStore("photos").put({ ...p, day }));
+            tx.oncomplete = () => { open.result.close(); resolve(); };
+            tx.onerror = () => reject(tx.error);
+        };
+    })""")
+    page.reload()
+    expect(page.locator("#unsent-note")).to_be_visible()
+    expect(page.locator("#unsent-note")).to_contain_text("还有前几天的记录没有上传")
+    expect(page.locator("#storage-note")).to_contain_text("浏览器未允许长期保存")
+    expect(page.locator("#storage-note")).to_contain_text("手机存储已用 92%")
+    page.click("#outbox-badge")
+    expect(page.locator("#outbox-warnings")).to_contain_text("还有前几天的记录没有上传")
+    expect(page.locator("#outbox-warnings")).to_contain_text("手机存储已用 92%")
+    expect(page.locator("#outbox-summary")).to_contain_text("最早一条记于 1月6日 周一")
+
+    with page.expect_download() as download:
+        page.click("#outbox-export")
+    exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    expect(page.locator("#outbox-export-note")).to_have_text("已导出 1 条记录和 3 张照片（保存在下载文件夹）。")
+    assert [v["id"] for v in exported["sync"]["visits"]] == [visit["id"]]
+    assert exported["sync"]["device_id"] == exported["device_id"]
+    assert len(exported["photos"]) == 3
+    for photo in exported["photos"]:
+        assert hashlib.sha256(base64.b64decode(photo["data_base64"])).hexdigest() == photo["sha256"]
+    named = {pid for f in exported["sync"]["visits"][0]["findings"] for pid in f["photo_ids"]}
+    named.add(exported["sync"]["visits"][0]["record"]["party_signature_photo_id"])
+    assert named == {p["id"] for p in exported["photos"]}
+
+
+def test_background_sync_sends_the_outbox_with_the_app_closed(page, context, field_app, client, photos):
+    """Chromium's Background Sync: the service worker drains the outbox by itself, reading the
+    token and the records from IndexedDB, when no page of the app is open."""
+    import time
+
+    log_in(page)
+    under_service_worker(page)
+    open_today(page)
+    context.set_offline(True)
+    visit = record_visit(page, photos)
+    page.goto("about:blank")  # the app is closed; only its service worker remains
+    context.set_offline(False)
+    cdp = context.new_cdp_session(page)
+    registrations: list[dict] = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: registrations.extend(e["registrations"]))
+    cdp.send("ServiceWorker.enable")
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while not registrations and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    origin = field_app.extensions["live_url"]
+    reg = next(r for r in registrations if r["scopeURL"].startswith(origin) and not r["isDeleted"])
+    cdp.send("ServiceWorker.dispatchSyncEvent", {"origin": origin, "registrationId": reg["registrationId"],
+                                                 "tag": "fieldcheck-outbox", "lastChance": False})
+    while time.monotonic() < deadline:
+        state = server_state(field_app, visit["id"])
+        if len(state["photos"]) == 3 and all(p["status"] == "stored" for p in state["photos"].values()):
+            break
+        page.wait_for_timeout(200)
+    assert_stored_once(field_app, client, visit)
+
+
+def test_a_record_waits_for_the_inspector_who_recorded_it(page, context, field_app, client, photos):
+    """Another inspector logging in on the same phone never sends it under their name."""
+    from playwright.sync_api import expect
+
+    log_in(page, "insp1")
+    open_today(page)
+    context.set_offline(True)
+    visit = record_visit(page, photos)
+    page.goto("/#/home")
+    page.click("#logout")
+    expect(page.locator("#login-submit")).to_be_visible()
+    context.set_offline(False)
+
+    log_in(page, "insp2")
+    page.click("#outbox-badge")
+    record = page.locator(f'#outbox-records [data-record-id="{visit["id"]}"]')
+    expect(record).to_contain_text("由 insp1 记录：须 insp1 登录后才能上传。")
+    page.click("#outbox-send")
+    expect(page.locator("#outbox-send")).to_be_enabled()
+    expect(record).to_have_attribute("data-state", "waiting")
+    assert server_state(field_app, visit["id"])["visit_ids"] == []
+    assert field_app.extensions["arrived"].count("POST /api/sync") == 0
+
+    page.goto("/#/home")
+    page.click("#logout")
+    log_in(page, "insp1")
+    expect(page.locator("#outbox-badge")).to_have_text("已全部上传")
     assert_stored_once(field_app, client, visit)

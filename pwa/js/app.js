@@ -80,7 +80,7 @@ function renderBar() {
       title: t("badge.offline.title"), text: t("badge.offline"),
     }),
     // replaceChildren writes a null as the text "null": an empty string where there is no outbox.
-    mayOpen("outbox") ? h("a", { id: "outbox-badge", class: "badge badge-outbox", href: "#/outbox", role: "status" }) : "",
+    mayOpen("outbox") ? h("a", { id: "outbox-badge", class: "badge badge-outbox", href: "#/outbox", "aria-live": "polite" }) : "",
     h("button", {
       id: "lang-switch", class: "bar-button", type: "button", lang: other,
       "aria-label": t("lang.switch.label"), onclick: () => setLang(other), text: t("lang.switch"),
@@ -101,7 +101,11 @@ let lastOutbox = null;
 
 // The outbox drains from the moment an inspector is known (on start, online, visible, ...).
 function startOutbox() {
-  if (!mayOpen("outbox") || lastOutbox) return;
+  if (!mayOpen("outbox")) return;
+  if (lastOutbox) {
+    outbox.drain(); // another inspector logged in on this page: what is theirs goes now
+    return;
+  }
   lastOutbox = {};
   outbox.subscribe((s) => {
     lastOutbox = s;

@@ -100,7 +100,7 @@ export async function enqueue(entry, photoIds) {
     const keep = new Set(photoIds);
     const own = await done(photos.index("record_id").getAll(entry.id));
     for (const photo of own) {
-      if (keep.has(photo.id)) photos.put({ ...photo, state: "waiting", queued_at: now, day: entry.day });
+      if (keep.has(photo.id)) photos.put({ ...photo, state: "waiting", queued_at: now, day: entry.day, user: entry.user });
       else photos.delete(photo.id); // taken, then removed or undone: never part of the record
     }
     drafts.delete(entry.id);

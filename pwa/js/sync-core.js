@@ -23,6 +23,8 @@
   const DEFAULT_BATCH = 20;
   const RECORD_TIMEOUT_MS = 60000;
   const PHOTO_TIMEOUT_MS = 120000;
+  // What the server answered is shown for a week, then forgotten (the server keeps it for ever).
+  const RECEIPT_DAYS = 7;
 
   function done(request) {
     return new Promise((resolve, reject) => {
@@ -108,7 +110,8 @@
   async function context(db) {
     return tx(db, ["session", "data"], "readonly", async ({ session, data }) => {
       const [current, today] = await Promise.all([done(session.get("current")), done(data.get(TODAY))]);
-      return { token: current && current.token, limits: (today && today.body && today.body.limits) || {} };
+      return { token: current && current.token, user: current && current.user && current.user.id,
+        limits: (today && today.body && today.body.limits) || {} };
     });
   }
 
@@ -116,17 +119,20 @@
     return (a.queued_at || "").localeCompare(b.queued_at || "") || a.id.localeCompare(b.id);
   }
 
-  async function waitingRecords(db) {
+  // A record goes under the token of the inspector who recorded it, never of whoever logs in next.
+  async function waitingRecords(db, user) {
     const all = await tx(db, ["outbox"], "readonly", ({ outbox }) => done(outbox.getAll()));
-    return all.filter((r) => r.state === "waiting").sort(byQueued);
+    return all.filter((r) => r.state === "waiting" && (!r.user || r.user.id === user)).sort(byQueued);
   }
 
-  // Photos ready to go: waiting, and their record acknowledged (no longer in the outbox).
-  async function waitingPhotos(db) {
+  // Photos ready to go: waiting, their record acknowledged (no longer in the outbox), taken by
+  // the inspector now logged in.
+  async function waitingPhotos(db, user) {
     return tx(db, ["photos", "outbox"], "readonly", async ({ photos, outbox }) => {
       const [all, records] = await Promise.all([done(photos.getAll()), done(outbox.getAllKeys())]);
       const held = new Set(records);
-      return all.filter((p) => p.state === "waiting" && !held.has(p.record_id)).sort(byQueued);
+      return all.filter((p) => p.state === "waiting" && !held.has(p.record_id) && (!p.user || p.user.id === user))
+        .sort(byQueued);
     });
   }
 
@@ -185,12 +191,12 @@
     });
   }
 
-  async function sendRecords(db, token, device, limits, progress) {
+  async function sendRecords(db, token, user, device, limits, progress) {
     let size = Math.max(1, Math.min(Number(limits.max_visits_per_batch) || DEFAULT_BATCH, DEFAULT_BATCH));
     const maxBytes = Number(limits.max_body_bytes) || 0;
     let sent = 0;
     for (;;) {
-      const entries = await waitingRecords(db);
+      const entries = await waitingRecords(db, user);
       if (!entries.length) return sent;
       progress({ phase: "records", done: sent, total: sent + entries.length });
       let batch = entries.slice(0, size);
@@ -242,8 +248,8 @@
     return { ok: false, state: resp.status === 409 ? "conflict" : "rejected", message: (body && body.message) || resp.statusText };
   }
 
-  async function sendPhotos(db, token, progress) {
-    const photos = await waitingPhotos(db);
+  async function sendPhotos(db, token, user, progress) {
+    const photos = await waitingPhotos(db, user);
     let sent = 0;
     for (const photo of photos) {
       progress({ phase: "photos", done: sent, total: photos.length });
@@ -264,6 +270,13 @@
     return sent;
   }
 
+  async function forgetOldReceipts(db) {
+    const before = new Date(Date.now() - RECEIPT_DAYS * 86400000).toISOString();
+    await tx(db, ["receipts"], "readwrite", async ({ receipts }) => {
+      for (const r of await done(receipts.getAll())) if ((r.acked_at || "") < before) receipts.delete(r.id);
+    });
+  }
+
   async function note(db, fields) {
     await tx(db, ["meta"], "readwrite", async ({ meta }) => {
       const last = (await done(meta.get("outbox"))) || {};
@@ -277,11 +290,12 @@
     broadcast({ type: "start" });
     let outcome;
     try {
-      const { token, limits } = await context(db);
+      const { token, user, limits } = await context(db);
       if (!token) throw new Stop("signed_out");
       const device = await deviceId(db);
-      const records = await sendRecords(db, token, device, limits, progress);
-      const photos = await sendPhotos(db, token, progress);
+      const records = await sendRecords(db, token, user, device, limits, progress);
+      const photos = await sendPhotos(db, token, user, progress);
+      await forgetOldReceipts(db);
       outcome = { ok: true, records, photos };
       // "Last sent" means something went: a drain that found nothing leaves the time as it was.
       await note(db, { last_attempt_at: started, last_error: null,

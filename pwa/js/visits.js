@@ -243,7 +243,7 @@ export function buildRecord(draft, finishedAt) {
 }
 
 // The visit joins the outbox with each finding's preliminary tier (to compare with the server's).
-export async function finish(day, id) {
+export async function finish(day, id, user) {
   const [draft, earlier] = await Promise.all([loadDraft(id), earlierVisits()]);
   const record = buildRecord(draft, isoWithOffset(new Date()));
   const prelim = {};
@@ -253,7 +253,8 @@ export async function finish(day, id) {
   }
   const photoIds = [...record.findings.flatMap((f) => f.photo_ids), ...record.photo_ids,
     ...(record.record.party_signature_photo_id ? [record.record.party_signature_photo_id] : [])];
-  await enqueue({ id: draft.id, record, site_name: draft.site_name, day: draft.day, preliminary: prelim }, photoIds);
+  await enqueue({ id: draft.id, record, site_name: draft.site_name, day: draft.day, preliminary: prelim,
+    user: { id: user.id, name: user.name } }, photoIds);
 }
 
 // A photo joins the draft's store right away (state "draft"): it survives the app closing, and

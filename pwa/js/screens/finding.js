@@ -69,14 +69,17 @@ export function render(root, ctx, visitId, findingId) {
       return;
     }
     note.value = finding().note;
+    noteSaved = null;
     update();
   }
 
   // A note is one change when the field is left (one undo step, not one per letter); the app
   // going to the background or the screen being left saves it too.
+  let noteSaved = null; // the value last saved: the field's change and the screen's leaving may both ask
   function saveNote() {
     const value = note.value;
-    if (!draft || !finding() || finding().note === value) return;
+    if (!draft || !finding() || value === (noteSaved ?? finding().note)) return;
+    noteSaved = value;
     act("action.note", (f) => { f.note = value; });
   }
   const onHide = () => { if (document.visibilityState === "hidden") saveNote(); };

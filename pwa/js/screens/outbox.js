@@ -64,6 +64,8 @@ export function render(root, ctx) {
         findings: record.findings.length, results: record.results.length })].join(t("list.separator")) }),
       h("ul", { class: "finding-lines" }, record.findings.map((f) => findingLine(f, (entry.preliminary || {})[f.id], null))),
       entry.message ? h("p", { class: "error", text: t("outbox.server_said", { message: entry.message }) }) : null,
+      entry.user && entry.user.id !== ctx.session.user.id
+        ? h("p", { class: "warning", text: t("outbox.other_user", { name: entry.user.name }) }) : null,
       state !== "waiting" ? h("button", { type: "button", class: "secondary small", onclick: () => retry(entry.id) },
         t("outbox.retry")) : null);
   }

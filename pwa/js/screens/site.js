@@ -8,9 +8,9 @@ import { allDrafts, newDraft, saveDraft } from "../visits.js";
 
 const FLAGS = ["hazchem", "major_hazard", "key_polluter", "key_object"];
 
-function fact(label, value) {
+function fact(label, value, wide = false) {
   if (!value) return null;
-  return h("div", { class: "fact" }, h("dt", { text: label }), h("dd", {}, value));
+  return h("div", { class: wide ? "fact wide" : "fact" }, h("dt", { text: label }), h("dd", {}, value));
 }
 
 function orderCard(order) {
@@ -26,7 +26,7 @@ function orderCard(order) {
 export function render(root, ctx, arg) {
   const siteId = Number(arg);
   let alive = true;
-  const box = h("div", { class: "screen site" });
+  const box = h("div", { class: "screen site-card" });
   root.append(box);
 
   async function start() {
@@ -53,20 +53,21 @@ export function render(root, ctx, arg) {
       return ctx.go(`visit/${fresh.id}`);
     }
 
-    box.replaceChildren(
+    // replaceChildren would write a null as the text "null": only elements go in.
+    box.replaceChildren(...[
       back("#/today", t("nav.today")),
       h("p", { class: "muted", text: [t("site.stop", { n: stop.seq }), word("kind", stop.kind)].join(t("list.separator")) }),
       h("h2", { id: "site-name", text: site.name }),
       h("p", { class: "site-address", text: site.address || t("home.address.none") }),
       flags.length ? h("p", { class: "chips" }, flags.map((f) => h("span", { class: "badge badge-key", text: t(`site.flag.${f}`) }))) : null,
-      h("dl", { class: "facts" },
+      h("dl", { class: "site-facts" },
         fact(t("site.risk"), grades.risk ? h("span", { class: `risk risk-${grades.risk}`, text: word("risk", grades.risk) }) : null),
         fact(t("site.credit"), grades.credit_class),
         fact(t("site.safety_std"), grades.safety_std),
-        fact(t("site.industry"), site.industry),
-        fact(t("site.credit_code"), site.credit_code),
+        fact(t("site.industry"), site.industry, true),
+        fact(t("site.credit_code"), site.credit_code, true),
         fact(t("site.contact"), site.contact_name ? [site.contact_name, " ",
-          site.contact_phone ? h("a", { href: `tel:${site.contact_phone}`, text: site.contact_phone }) : null] : null)),
+          site.contact_phone ? h("a", { href: `tel:${site.contact_phone}`, text: site.contact_phone }) : null] : null, true)),
       h("section", { id: "last-visit" },
         h("h3", { text: t("site.last_visit") }),
         h("p", { text: last ? [formatDateTime(last.started_at), word("kind", last.kind), word("verdict", last.geofence)]
@@ -77,7 +78,7 @@ export function render(root, ctx, arg) {
       h("div", { class: "actions" },
         h("button", { id: "start-visit", type: "button", class: "primary", onclick: begin },
           t(draft ? "site.continue" : reinspection ? "site.start.reinspection" : "site.start"))),
-    );
+    ].filter(Boolean));
   }
 
   start();

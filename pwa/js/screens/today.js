@@ -12,12 +12,13 @@ import { word } from "../field.js";
 const PARKS = "/api/parks.geojson"; // kept by the home screen; the map draws the parks when present
 const EMPTY = { type: "FeatureCollection", features: [] };
 
-// Where each site of the day stands on this phone: a draft, a queued record, an acknowledged one.
-async function progressBySite() {
+// Where each site of the day stands on this phone: a draft, a queued record, an acknowledged one
+// (records of another day say nothing about today's stop; a visit still being recorded does).
+async function progressBySite(day) {
   const [drafts, queued, acked] = await Promise.all([store.getAll("drafts"), store.getAll("outbox"), store.getAll("receipts")]);
   const state = new Map();
-  for (const r of acked) state.set(r.site_id, { state: "uploaded", at: r.acked_at });
-  for (const e of queued) state.set(e.record.site_id, { state: e.state === "waiting" ? "queued" : "held" });
+  for (const r of acked.filter((x) => x.day === day)) state.set(r.site_id, { state: "uploaded", at: r.acked_at });
+  for (const e of queued.filter((x) => x.day === day)) state.set(e.record.site_id, { state: e.state === "waiting" ? "queued" : "held" });
   for (const d of drafts) state.set(d.site_id, { state: "draft", id: d.id });
   return state;
 }
@@ -38,7 +39,7 @@ export function render(root, ctx) {
   const refreshButton = h("button", { id: "today-refresh", type: "button", class: "secondary", onclick: () => refresh() },
     t("today.refresh"));
 
-  root.append(h("div", { class: "screen today" },
+  root.append(h("div", { class: "screen today-route" },
     h("section", { class: "day-head" },
       h("p", { class: "today", text: formatDate(new Date()) }),
       title, status, source),
@@ -64,7 +65,7 @@ export function render(root, ctx) {
 
   async function show(kept) {
     const day = kept.body;
-    const progress = await progressBySite();
+    const progress = await progressBySite(day.day);
     if (!alive) return;
     const stops = day.stops || [];
     title.textContent = t("today.count", { n: stops.length });

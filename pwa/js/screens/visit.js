@@ -138,14 +138,16 @@ export function render(root, ctx, arg) {
     if (reinspection.hidden) return;
     const stop = (day.stops || []).find((s) => s.site_id === draft.site_id);
     const order = ((stop && stop.site.open_orders) || []).find((o) => o.id === draft.order_id);
-    reinspection.replaceChildren(
+    // replaceChildren would write a null as the text "null": only elements go in.
+    reinspection.replaceChildren(...[
       h("h3", { text: t("visit.reinspection.heading") }),
       order ? h("p", { text: [order.number, named(order.finding)].filter(Boolean).join(t("list.separator")) }) : null,
       h("div", { class: "segmented", role: "group", "aria-label": t("visit.reinspection.outcome") },
         REINSPECTION_OUTCOMES.map((o) => h("button", {
           type: "button", "data-value": o, "aria-pressed": pressed(draft.outcome === o),
           onclick: () => act("action.outcome", (d) => { d.outcome = d.outcome === o ? null : o; }),
-        }, t(`reinspection.${o}`)))));
+        }, t(`reinspection.${o}`)))),
+    ].filter(Boolean));
   }
 
   function findingSlot(item) {
@@ -301,7 +303,7 @@ export function render(root, ctx, arg) {
       return;
     }
     finishButton.disabled = true;
-    await finish(day, visitId);
+    await finish(day, visitId, ctx.session.user);
     ctx.go("today");
   }
 
