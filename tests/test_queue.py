@@ -569,7 +569,7 @@ def _checklist(client, auth, fid) -> dict:
 
 def test_tolerance_checklist_names_what_is_missing_until_all_is_there(client, auth, app, world):
     from server.extensions import db
-    from server.models import EducationRecord
+    from server.models import EducationRecord, Finding
 
     fid = add_finding(app, world, code="CITY-CARWASH", severity="minor", harm="minor", tier="management",
                       rule_id="T2", tolerance_path="no_penalty_if_corrected", status="open", due=None)
@@ -596,13 +596,23 @@ def test_tolerance_checklist_names_what_is_missing_until_all_is_there(client, au
     assert "no photo" in next(i["detail"] for i in c["items"] if i["key"] == "reinspection_passed")
 
     _reinspection(app, world, order_id, outcome="passed", photos=1, desk=True)
-    _record(app, "finding.confirm_conditions", "finding", fid, {"conditions_confirmed": True}, world.users["sup1"])
+    c = _checklist(client, auth, fid)
+    assert c["missing"] == ["conditions_confirmed"] and c["complete"] is False
+    with app.app_context():  # the supervisor confirms the list's conditions in closing, which writes the ledger
+        from server.models import ToleranceRecord
+
+        finding = db.session.get(Finding, fid)
+        db.session.add(ToleranceRecord(finding_id=fid, site_id=finding.site_id,
+                                       violation_type_id=finding.violation_type_id,
+                                       conditions_confirmed_by=world.users["sup1"], order_id=order_id,
+                                       first_offence_lookup={"repeats": 0}))
+        db.session.commit()
     d = client.get(f"/api/findings/{fid}", headers=auth.headers("sup1")).get_json()
     c = d["tolerance_checklist"]
     assert c["missing"] == [] and c["complete"] is True
     # The desk record's photo shows under its re-inspection, not among the finding's own.
     assert [len(r["photos"]) for r in d["orders"][0]["reinspections"]] == [0, 1]
-    assert d["photos"] == []
+    assert d["photos"] == [] and d["tolerance_record"]["conditions_confirmed_by"]["name"] == "sup1"
 
 
 def test_tolerance_checklist_refuses_a_long_deadline_a_late_reinspection_and_a_second_waiver(

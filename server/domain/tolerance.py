@@ -134,7 +134,8 @@ def _row_in_force(facts: ToleranceFacts, timezone: str) -> Item:
 def _conditions(facts: ToleranceFacts) -> Item:
     if facts.conditions_confirmed:
         return Item("conditions_confirmed", MET, "the supervisor confirmed the list's conditions")
-    return Item("conditions_confirmed", MISSING, "the supervisor has not confirmed the list's conditions")
+    return Item("conditions_confirmed", MISSING, "the supervisor has not yet confirmed the list's conditions "
+                                                 "(confirmed in closing)")
 
 
 def _lookup(facts: ToleranceFacts) -> Item:

@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from geoalchemy2.shape import to_shape
 
-from ..domain import tolerance
 from ..domain.policy import default_policy
 from ..extensions import db
 from ..models import (
@@ -28,8 +27,8 @@ from ..models import (
 )
 from ..models.findings import QUEUE_NO_DEADLINE
 from . import cursors
-from .calendar import work_calendar
 from .errors import NotFound, ServiceError
+from .lifecycle import tolerance_checklist as gather_checklist
 
 CLOSED_STATUSES = ("closed", "closed_no_penalty")
 _CURSOR_KEY = (cursors.a_date, cursors.a_small_int, cursors.a_uuid)
@@ -390,8 +389,7 @@ def finding_detail(finding_id: uuid.UUID, scope: set[int] | None, today: dt.date
     })
     lookup_policy = db.session.get(PolicyVersion, finding.policy_version)
     window = {**default_policy(), **(lookup_policy.values if lookup_policy else {})}["repeat_window_days"]
-    checklist = tolerance_checklist(finding, vt, orders, reinspections, education, ledger, photos_of, history,
-                                    window, policy["timezone"])
+    checklist = tolerance_checklist(finding)
     of_reinspections = {p.id for ps in photos_of.values() for p in ps}
     finding_photos = [p for p in photos if p.id not in of_reinspections]
     reinspection_rows = {o.id: [] for o in orders}
@@ -473,42 +471,9 @@ def finding_detail(finding_id: uuid.UUID, scope: set[int] | None, today: dt.date
     }
 
 
-def _conditions_confirmed(ledger: ToleranceRecord | None, history: list[dict]) -> bool:
-    """Confirmed when the ledger entry names who confirmed them, or an entry of the finding's
-    audit trail records the confirmation (`"conditions_confirmed": true` in its summary)."""
-    if ledger is not None and ledger.conditions_confirmed_by is not None:
-        return True
-    return any(h["entity_type"] == "finding" and isinstance(h["summary"], dict)
-               and h["summary"].get("conditions_confirmed") is True for h in history)
-
-
-def tolerance_checklist(finding: Finding, vt: ViolationType | None, orders: list[Order],
-                        reinspections: list[Reinspection], education: list[EducationRecord],
-                        ledger: ToleranceRecord | None, photos_of: dict[int, list[Photo]], history: list[dict],
-                        window_days: int, timezone: str) -> dict:
-    """DOMAIN.md section 4's checklist from the stored facts (server/domain/tolerance.py decides)."""
-    order_facts = None
-    if orders:
-        latest = orders[-1]
-        order_facts = tolerance.OrderFacts(
-            number=latest.number, issued_at=latest.issued_at, deadline=latest.deadline,
-            commitment=latest.commitment,
-            reinspections=tuple(
-                tolerance.ReinspectionFacts(
-                    outcome=r.outcome, at=r.at,
-                    stored_photos=sum(1 for p in photos_of[r.id] if p.status == "stored"))
-                for r in reinspections if r.order_id == latest.id),
-        )
-    row = None if vt is None else tolerance.RowFacts(
-        code=vt.code, tolerance_type=vt.tolerance_type, correction_days=vt.correction_days,
-        correction_unit=vt.correction_unit, effective_from=vt.effective_from, effective_to=vt.effective_to)
-    facts = tolerance.ToleranceFacts(
-        discovered_at=finding.discovered_at, tolerance_path=finding.tolerance_path, final_tier=finding.final_tier,
-        row=row, repeats=finding.repeats, earlier_tolerance_closed=finding.earlier_tolerance_closed,
-        repeat_window_days=window_days, lookup_policy_version=finding.policy_version,
-        conditions_confirmed=_conditions_confirmed(ledger, history), order=order_facts,
-        education_records=len(education),
-    )
-    result = tolerance.checklist(facts, work_calendar(), timezone)
+def tolerance_checklist(finding: Finding) -> dict:
+    """DOMAIN.md section 4's checklist as it stands: the same facts the closing checks
+    (server/services/lifecycle.py gathers them, server/domain/tolerance.py decides)."""
+    result = gather_checklist(finding)
     return {"applies": result.applies, "why": result.why, "complete": result.complete,
             "items": [dataclasses.asdict(i) for i in result.items], "missing": result.missing}
