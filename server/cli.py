@@ -1,4 +1,4 @@
-"""The `fieldcheck` command: init, demo, run, serve, scheduler, users, audit-verify."""
+"""The `fieldcheck` command: init, demo, run, serve, scheduler, plan, draw, users, audit-verify."""
 from __future__ import annotations
 
 import logging
@@ -198,6 +198,111 @@ def _has_demo(app) -> bool:
 
     with app.app_context():
         return demo_accounts_exist()
+
+
+def _park_ids(codes) -> list[int] | None:
+    from .extensions import db
+    from .models import Park
+
+    if not codes:
+        return None
+    found = dict(db.session.execute(sa.select(Park.code, Park.id).where(Park.code.in_(codes))).all())
+    unknown = [c for c in codes if c not in found]
+    if unknown:
+        raise click.ClickException(f"no park with code {unknown[0]!r}")
+    return sorted(found[c] for c in codes)
+
+
+@main.command("plan")
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), help="default: the next working day")
+@click.option("--park", "parks", multiple=True, help="park code; repeat for several (default: every park)")
+@click.option("--solver", type=click.Choice(["pyvrp", "ortools"]), help="default: pyvrp")
+@click.option("--publish", is_flag=True, help="publish it: it becomes the inspectors' day")
+def plan_command(day, parks, solver, publish) -> None:
+    """Generate a day's patrol plan (locked stops kept) and print its routes."""
+    from .extensions import db
+    from .services import planning
+    from .services.errors import ServiceError
+
+    app = _app()
+    with app.app_context():
+        try:
+            day = planning.next_working_day() if day is None else day.date()
+            options = {"solver": solver} if solver else {}
+            planning.generate(day, None, park_ids=_park_ids(parks), options=options)
+            if publish:
+                planning.publish(day, None)
+            plan = planning.describe(planning.load(day), None)
+        except ServiceError as e:
+            db.session.rollback()
+            raise click.ClickException(str(e)) from e
+        t = plan["totals"]
+        click.echo(f"plan of {plan['day'].isoformat()} ({plan['status']}): {t['teams']} teams, {t['stops']} stops, "
+                   f"{t['distance_km']:.1f} km; {t['not_scheduled']} not scheduled; "
+                   f"{plan['solver']} in {plan['solve_seconds']:.1f} s")
+        for r in plan["routes"]:
+            names = " + ".join(o["name"] + ("*" if o["lead"] else "") for o in r["officers"])
+            click.echo(f"team {r['team_no']} ({names}): {len(r['stops'])} stops, {r['distance_km']:.1f} km, "
+                       f"{r['start']}-{r['end']}")
+            for s in r["stops"]:
+                lock = " [locked]" if s["locked"] else ""
+                click.echo(f"  {s['seq']:>2}. {s['eta']} {s['site']['name']} ({s['kind']}, stop {s['id']}){lock}")
+        reasons: dict[str, int] = {}
+        for s in plan["not_scheduled"]:
+            reasons[s["reason_words"]["en"]] = reasons.get(s["reason_words"]["en"], 0) + 1
+        for words, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+            click.echo(f"not scheduled: {n} ({words})")
+
+
+@main.command("draw")
+@click.option("--replay", "replay_id", type=int, help="recompute draw ID from its record and compare")
+@click.option("--subject", type=click.Choice(["sites", "inspectors"]), help="make a draw of sites or inspectors")
+@click.option("--count", type=int, help="how many to draw")
+@click.option("--park", "parks", multiple=True, help="park code; repeat for several (default: every park)")
+@click.option("--risk", "risks", multiple=True, help="a risk grade the sites drawn from have; repeat for several")
+@click.option("--visible-from", type=click.DateTime(formats=["%Y-%m-%d"]), help="the first day of the drawn visits")
+@click.option("--visit-by", type=click.DateTime(formats=["%Y-%m-%d"]), help="the last day (default: visible-from)")
+@click.option("--note", default="")
+def draw_command(replay_id, subject, count, parks, risks, visible_from, visit_by, note) -> None:
+    """Make a random draw (双随机), or replay one from its record (--replay ID): exit 1 if it does not match."""
+    from .extensions import db
+    from .services import draws
+    from .services.errors import ServiceError
+
+    app = _app()
+    with app.app_context():
+        try:
+            if replay_id is not None:
+                result = draws.replay(replay_id, None)
+                row = draws.read(replay_id, None)
+            else:
+                if not (subject and count and visible_from):
+                    raise click.UsageError("give --replay ID, or --subject, --count and --visible-from to make a draw")
+                pool = {"park_ids": _park_ids(parks)} if parks else {}
+                if risks:
+                    pool["risk_grades"] = list(risks)
+                made = draws.create(None, subject, count, pool, visible_from.date(),
+                                    visit_by.date() if visit_by else None, note)
+                row = draws.describe(made, None)
+                result = None
+        except ServiceError as e:
+            db.session.rollback()
+            raise click.ClickException(str(e)) from e
+    click.echo(f"draw {row['id']} of {row['subject']}, {row['count']} from a pool of {row['pool_size']}")
+    click.echo(f"seed         {row['seed']}")
+    click.echo(f"seed_sha256  {row['seed_sha256']}  (recorded {row['created_at'].isoformat()})")
+    click.echo(f"pool_sha256  {row['pool_sha256']}  (frozen {row['frozen_at'].isoformat()})")
+    click.echo(f"pool         {' '.join(str(m) for m in row['pool'] or [])}")
+    if result is None:
+        click.echo(f"drawn        {' '.join(str(m) for m in row['drawn'] or [])}")
+        return
+    click.echo(f"recorded     {' '.join(str(m) for m in result['recorded']['drawn'] or [])}")
+    click.echo(f"recomputed   {' '.join(str(m) for m in result['drawn'])}")
+    if result["matches"]:
+        click.echo("the replay matches the record")
+        return
+    click.echo("the replay DOES NOT MATCH the record: " + "; ".join(result["problems"]), err=True)
+    sys.exit(1)
 
 
 @main.command("audit-verify")

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -83,8 +84,10 @@ def jobs(app) -> list[tuple[str, object, object]]:
     from .services.audit import verify_chain
     from .services.photos import sweep as sweep_photos
     from .services.lifecycle import sweep_clocks
+    from .services.planning import plan_next_day
 
     tz = app.config["TIMEZONE"]
+    plan_hour, _, plan_minute = str(app.config.get("PLAN_NEXT_DAY_AT", "18:00")).partition(":")
     return [
         ("purge-expired-logins", IntervalTrigger(hours=1, timezone=tz), purge_expired),
         # Overdue orders escalate (E4), passed deadlines make re-inspections due, expiring clocks are logged.
@@ -92,18 +95,33 @@ def jobs(app) -> list[tuple[str, object, object]]:
         ("audit-verify", CronTrigger(hour=2, minute=30, timezone=tz), verify_chain),
         # Temporary files of uploads that died and photo files no row points to (older than an hour).
         ("photo-sweep", CronTrigger(hour=3, minute=10, timezone=tz), sweep_photos),
+        # The next working day's plan, each evening: a published plan is left alone, a draft is made again
+        # (locked stops kept) only when what it is made from changed.
+        ("plan-next-day", CronTrigger(hour=int(plan_hour), minute=int(plan_minute or 0), timezone=tz), plan_next_day),
     ]
 
 
-def run_scheduler(app) -> None:
-    with single_scheduler(app):
-        sched = BlockingScheduler(timezone=app.config["TIMEZONE"])
-        for name, trigger, fn in jobs(app):
+def run_scheduler(app, *, run_now: tuple[str, ...] = (), run_for_s: float | None = None, poll_s: float = 5.0) -> None:
+    """Hold the one-scheduler lock and run the jobs on their triggers.
+
+    `run_now` names jobs to run once right after start-up as well, and `run_for_s` stops the
+    scheduler after that many seconds (both for tests and for a one-off run by hand).
+    """
+    with single_scheduler(app, poll_s=poll_s):
+        sched = (BlockingScheduler if run_for_s is None else BackgroundScheduler)(timezone=app.config["TIMEZONE"])
+        table = jobs(app)
+        for name, trigger, fn in table:
             sched.add_job(_job(app, name, fn), trigger, id=name, name=name, coalesce=True,
                           max_instances=1, misfire_grace_time=3600)
         # The photo sweep runs at start-up too, so what a crash left mid-upload goes on restart.
         from .services.photos import sweep as sweep_photos
 
         _job(app, "photo-sweep", sweep_photos)()
+        for name, _trigger, fn in table:
+            if name in run_now:
+                _job(app, name, fn)()
         log.info("scheduler started with %d jobs", len(sched.get_jobs()))
         sched.start()
+        if run_for_s is not None:
+            time.sleep(run_for_s)
+            sched.shutdown(wait=True)

@@ -538,3 +538,25 @@ def test_the_evening_job_plans_the_next_working_day_once(client, auth, app, worl
     client.post(f"/api/plans/{world['tomorrow']}/publish", headers=auth.headers("sched1"))
     with app.app_context():
         assert planning.plan_next_day()["result"] == "published_kept"
+
+
+def test_fieldcheck_plan_generates_the_next_working_day_and_publishes_it(app, world, monkeypatch):
+    from click.testing import CliRunner
+
+    from server import cli
+    from server.extensions import db
+    from server.models import Plan
+
+    monkeypatch.setattr(cli, "_app", lambda: app)
+    result = CliRunner().invoke(cli.main, ["plan", "--park", "EDZ", "--publish"])
+    assert result.exit_code == 0, result.output
+    assert f"plan of {world['tomorrow'].isoformat()} (published)" in result.output
+    assert "team 1 (" in result.output and "stop " in result.output
+    with app.app_context():
+        row = db.session.execute(sa.select(Plan).where(Plan.day == world["tomorrow"])).scalar_one()
+        assert row.status == "published" and row.inputs["park_ids"] == [world["parks"]["EDZ"]]
+    # Published: generating it again is refused, in words, with a non-zero exit.
+    result = CliRunner().invoke(cli.main, ["plan", "--date", world["tomorrow"].isoformat()])
+    assert result.exit_code == 1 and "unpublish it" in result.output
+    result = CliRunner().invoke(cli.main, ["plan", "--park", "NOPE"])
+    assert result.exit_code == 1 and "no park with code 'NOPE'" in result.output

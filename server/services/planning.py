@@ -1201,16 +1201,20 @@ def unpublish(day: dt.date, actor: User | None) -> Plan:
 # --- the evening job ------------------------------------------------------------------
 
 
-def plan_next_day(now: dt.datetime | None = None) -> dict:
-    """The scheduler's evening job: the plan of the next working day for every park. A
-    published plan is left alone; a draft is made again (its locked stops kept) only when
-    what it is made from changed, so a second run changes nothing."""
+def next_working_day(now: dt.datetime | None = None) -> dt.date:
+    """The working day after the bureau's today: the day the evening plans."""
     with read_only():
         _version, policy = policy_in_force()
         calendar = work_calendar()
         db.session.commit()
-    today = local_date(now or utcnow(), policy["timezone"])
-    day = calendar.next_working_day(today)
+    return calendar.next_working_day(local_date(now or utcnow(), policy["timezone"]))
+
+
+def plan_next_day(now: dt.datetime | None = None) -> dict:
+    """The scheduler's evening job: the plan of the next working day for every park. A
+    published plan is left alone; a draft is made again (its locked stops kept) only when
+    what it is made from changed, so a second run changes nothing."""
+    day = next_working_day(now)
     existing = _plan_row(day)
     if existing is not None and existing.status == "published":
         db.session.commit()
