@@ -421,7 +421,7 @@ def upgrade():
         batch_op.create_index('ix_findings_queue', ['queue_due', 'queue_rank', 'id', 'park_id', 'visit_id'], unique=False)
         batch_op.create_index('ix_findings_site_queue', ['site_id', 'queue_due', 'queue_rank', 'id'], unique=False)
         batch_op.create_index('ix_findings_site_type_discovered', ['site_id', 'violation_type_id', 'discovered_at'], unique=False)
-        batch_op.create_index('ix_findings_stats', ['park_id', 'discovered_at', 'final_tier', 'domain'], unique=False)
+        batch_op.create_index('ix_findings_stats', ['discovered_at', 'park_id', 'final_tier', 'domain'], unique=False)
         batch_op.create_index('ix_findings_status_final_tier', ['status', 'final_tier'], unique=False)
         batch_op.create_index('ix_findings_status_queue', ['status', 'queue_due', 'queue_rank', 'id', 'park_id'], unique=False)
         batch_op.create_index('ix_findings_tier_queue', ['final_tier', 'queue_due', 'queue_rank', 'id', 'park_id'], unique=False)

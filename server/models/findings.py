@@ -34,7 +34,7 @@ class Finding(db.Model):
         sa.Index("ix_findings_domain_queue", "domain", "queue_due", "queue_rank", "id", "park_id"),
         sa.Index("ix_findings_flag_queue", "legal_flag", "queue_due", "queue_rank", "id", "park_id"),
         # The 721 mix (server/services/stats.py): counted from the index alone.
-        sa.Index("ix_findings_stats", "park_id", "discovered_at", "final_tier", "domain"),
+        sa.Index("ix_findings_stats", "discovered_at", "park_id", "final_tier", "domain"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
