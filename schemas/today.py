@@ -34,6 +34,13 @@ class TodayOrderSchema(ma.Schema):
     finding = fields.Nested(TodayOrderFindingSchema)
 
 
+class SiteHistorySchema(ma.Schema):
+    violation_code = fields.String()
+    repeats = fields.Integer(metadata={"description": "earlier findings of the code here inside the policy's window"})
+    earlier_tolerance_closed = fields.Boolean()
+    earlier_order_failed = fields.Boolean()
+
+
 class TodayStopSiteSchema(ma.Schema):
     id = fields.Integer()
     park_id = fields.Integer()
@@ -50,6 +57,9 @@ class TodayStopSiteSchema(ma.Schema):
     contact_phone = fields.String()
     last_visit = fields.Nested(TodayLastVisitSchema, allow_none=True)
     open_orders = fields.List(fields.Nested(TodayOrderSchema))
+    history = fields.List(fields.Nested(SiteHistorySchema), metadata={
+        "description": "the classifier's history for a finding of each listed code made here today (the phone's "
+                       "preliminary tier reads it; a code not listed has none)"})
 
 
 class TodayStopSchema(ma.Schema):

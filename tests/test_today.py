@@ -233,3 +233,23 @@ def test_an_unchanged_refetch_is_304_and_a_change_gives_a_new_etag(client, auth,
 def test_only_inspectors_get_today(client, auth, field):
     assert today(client, auth, "sup1").status_code == 403
     assert client.get("/api/me/today").status_code == 401
+
+
+def test_each_site_carries_the_history_the_classifier_reads(client, app, auth, field):
+    """A second exit-blocked finding at 恒达 is a repeat: the phone gets the count to predict the tier."""
+    pair = [field["users"]["insp1"], field["users"]["insp2"]]
+    rec = failing(visit(field["sites"][HENGDA], pair, findings=[finding()]), "SAF-012")
+    assert post_sync(client, auth.headers("insp1"), [rec]).get_json()["results"][0]["status"] == "created"
+    stops = {s["site"]["name"]: s["site"] for s in body(client, auth)["stops"]}
+    assert stops[HENGDA]["history"] == [{"violation_code": "SAF-EXIT-BLOCKED", "repeats": 1,
+                                         "earlier_tolerance_closed": False, "earlier_order_failed": False}]
+    assert stops[JIANGHAI]["history"] == []
+    # What the server then looks up for the next one agrees.
+    again = failing(visit(field["sites"][HENGDA], pair, findings=[finding()]), "SAF-012")
+    r = post_sync(client, auth.headers("insp1"), [again]).get_json()["results"][0]
+    from server.extensions import db
+    from server.models import Finding
+
+    with app.app_context():
+        assert db.session.get(Finding, uuid.UUID(again["findings"][0]["id"])).repeats == 1
+    assert r["status"] == "created"

@@ -28,11 +28,12 @@ from ..domain.policy import default_policy
 from ..domain.workdays import local_date
 from ..extensions import db
 from ..models import (
-    ChecklistTemplate, ConflictDeclaration, Finding, Order, Plan, PlanStop, PolicyVersion, Route, Site, User,
-    ViolationType, Visit, route_officers, user_parks,
+    ChecklistTemplate, ConflictDeclaration, Finding, Order, Plan, PlanStop, PolicyVersion, Reinspection, Route, Site,
+    ToleranceRecord, User, ViolationType, Visit, route_officers, user_parks,
 )
 from ..models.types import utcnow
 from . import sync
+from .findings import FAILED_ORDERS, FAILED_REINSPECTIONS
 
 FALLBACK_LIMIT = 30
 OPEN_ORDER_STATUSES = ("open", "overdue")
@@ -70,11 +71,12 @@ def upload_limits() -> dict:
 def today(user: User, now: dt.datetime | None = None) -> dict:
     """Everything the phone needs for the day, and its ETag."""
     version, values = policy_in_force()
-    day = local_date(now or utcnow(), values["timezone"])
+    now = now or utcnow()
+    day = local_date(now, values["timezone"])
     source, plan_info, stops = _plan_stops(user, day)
     if source is None:
         source, plan_info, stops = "fallback", None, _fallback_stops(user, day)
-    _describe_sites(stops, day)
+    _describe_sites(stops, day, now, int(values["repeat_window_days"]))
     body = {
         "day": day.isoformat(),
         "timezone": values["timezone"],
@@ -166,8 +168,9 @@ def _fallback_stops(user: User, day: dt.date) -> list[dict]:
     return stops
 
 
-def _describe_sites(stops: list[dict], day: dt.date) -> None:
-    """Each stop's site: location, grades, flags, last visit and open orders."""
+def _describe_sites(stops: list[dict], day: dt.date, now: dt.datetime, window_days: int) -> None:
+    """Each stop's site: location, grades, flags, last visit, open orders, and the history the
+    classifier reads for a finding made there now."""
     ids = sorted({s["site_id"] for s in stops})
     if not ids:
         return
@@ -196,6 +199,7 @@ def _describe_sites(stops: list[dict], day: dt.date) -> None:
                         "name_zh": vt.name_zh if vt else "", "name_en": vt.name_en if vt else "",
                         "final_tier": finding.final_tier, "note": finding.note},
         })
+    history = _history(ids, now, window_days)
     for stop in stops:
         site = sites[stop["site_id"]]
         point = to_shape(site.geom)
@@ -209,7 +213,43 @@ def _describe_sites(stops: list[dict], day: dt.date) -> None:
             "contact_name": site.contact_name, "contact_phone": site.contact_phone,
             "last_visit": last_visits.get(site.id),
             "open_orders": orders.get(site.id, []),
+            "history": history.get(site.id, []),
         }
+
+
+def _history(site_ids: list[int], now: dt.datetime, window_days: int) -> dict[int, list[dict]]:
+    """Per site and violation code, what the findings service looks up when a finding of that
+    code arrives (server/services/findings.py, lookup_history): the earlier findings of the
+    code there inside the policy's window, whether one of them closed on the tolerance path, and
+    whether an order on one of them went overdue or failed its re-inspection. With it the
+    phone's preliminary tier (预判) agrees with the server's for repeats too; a code not listed
+    has no history there. The window is counted back from now (the server counts it back from
+    the visit's start, a little later, so a finding may leave the window in between)."""
+    since = now - dt.timedelta(days=window_days)
+    rows = db.session.execute(
+        sa.select(Finding.id, Finding.site_id, ViolationType.code)
+        .join(ViolationType, ViolationType.id == Finding.violation_type_id)
+        .where(Finding.site_id.in_(site_ids), Finding.discovered_at >= since)).all()
+    if not rows:
+        return {}
+    ids = [r.id for r in rows]
+    tolerated = set(db.session.execute(
+        sa.select(ToleranceRecord.finding_id).where(ToleranceRecord.finding_id.in_(ids))).scalars())
+    failed_reinspection = sa.exists().where(Reinspection.order_id == Order.id,
+                                            Reinspection.outcome.in_(FAILED_REINSPECTIONS))
+    failed = set(db.session.execute(sa.select(Order.finding_id).where(
+        Order.finding_id.in_(ids), sa.or_(Order.status.in_(FAILED_ORDERS), failed_reinspection))).scalars())
+    by_code: dict[tuple[int, str], dict] = {}
+    for r in rows:
+        h = by_code.setdefault((r.site_id, r.code), {"violation_code": r.code, "repeats": 0,
+                                                    "earlier_tolerance_closed": False, "earlier_order_failed": False})
+        h["repeats"] += 1
+        h["earlier_tolerance_closed"] |= r.id in tolerated
+        h["earlier_order_failed"] |= r.id in failed
+    out: dict[int, list[dict]] = {}
+    for (site_id, _code), h in sorted(by_code.items()):
+        out.setdefault(site_id, []).append(h)
+    return out
 
 
 # --- reference data ----------------------------------------------------------------------
