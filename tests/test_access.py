@@ -126,6 +126,10 @@ POLICY = [
     ("POST", "/api/draws", PLANNERS, _draw_body),
     ("GET", "/api/draws/{draw}", Reaches(ALL_STAFF), None),
     ("POST", "/api/draws/{draw}/replay", Reaches(ALL_STAFF), None),
+    # The phone's day and its outbox: inspectors only (tests/test_today.py and tests/test_sync.py
+    # walk real days and records).
+    ("GET", "/api/me/today", {"insp1", "insp_chem"}, None),
+    ("POST", "/api/sync", {"insp1", "insp_chem"}, lambda ids: {"device_id": "access-walk", "visits": []}),
 ]
 NOT_API = {"/api/docs/init.js", "/api/docs/static/<path:filename>"}
 
