@@ -597,3 +597,56 @@ def test_a_record_waits_for_the_inspector_who_recorded_it(page, context, field_a
     log_in(page, "insp1")
     expect(page.locator("#outbox-badge")).to_have_text("已全部上传")
     assert_stored_once(field_app, client, visit)
+
+
+def test_a_reinspection_due_is_on_today_and_its_outcome_reaches_the_server(page, field_app):
+    """An order whose correction period is over puts the site first on today's list; the
+    re-inspection records its outcome against that order."""
+    import datetime as dt
+
+    from playwright.sync_api import expect
+
+    from server.extensions import db
+    from server.models import Reinspection, Site, User
+    from tests.findings_helpers import finding_at
+
+    with field_app.app_context():
+        site_id = db.session.execute(sa.select(Site.id).where(Site.name == HENGDA)).scalar_one()
+        sup = db.session.execute(sa.select(User.id).where(User.username == "sup1")).scalar_one()
+    fid = finding_at(field_app, site_id, "FIRE-ELEC-WIRING", dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=20),
+                     severity="general", domain="fire")
+    today = dt.date.today()
+    with field_app.app_context():
+        from server.services import lifecycle
+
+        finding = lifecycle.load(fid)
+        supervisor = db.session.get(User, sup)
+        lifecycle.confirm_tier(finding, supervisor)
+        order = lifecycle.issue_order(finding, supervisor)
+        # The correction period has run out since.
+        order.deadline, order.reinspection_due = today - dt.timedelta(days=3), today - dt.timedelta(days=2)
+        finding.next_deadline = order.deadline
+        db.session.commit()
+        order_id, number = order.id, order.number
+
+    log_in(page)
+    open_today(page)
+    first = page.locator("#stops .stop").first
+    expect(first).to_contain_text(HENGDA)
+    expect(first).to_contain_text("复查 · 整改期满待复查")
+    first.locator("a").click()
+    expect(page.locator("#open-orders")).to_contain_text("未办结的整改（1）")
+    expect(page.locator("#open-orders")).to_contain_text("整改期满，应复查")
+    expect(page.locator("#start-visit")).to_have_text("开始复查")
+    page.click("#start-visit")
+    expect(page.locator("#reinspection")).to_contain_text(number)
+    page.click('#officers button.officer:has-text("insp2")')
+    page.click("#finish-visit")
+    expect(page.locator("#blockers")).to_have_text("请选择复查结论。")
+    page.click('#reinspection [data-value="passed"]')
+    page.click("#finish-visit")
+    expect(page.locator(f'#stops .stop:has-text("{HENGDA}")')).to_have_attribute("data-state", "uploaded")
+    expect(page.locator("#outbox-badge")).to_have_text("已全部上传")
+    with field_app.app_context():
+        rows = db.session.execute(sa.select(Reinspection).where(Reinspection.order_id == order_id)).scalars().all()
+        assert [(r.outcome, r.visit_id is not None) for r in rows] == [("passed", True)]

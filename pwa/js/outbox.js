@@ -23,14 +23,14 @@ const done = (request) => new Promise((resolve, reject) => {
 });
 
 // What waits and what went wrong: counts, the oldest, the last error, progress while sending.
-export async function status(today = null) {
+export async function status() {
   const [records, photos, meta] = await transaction(["outbox", "photos", "meta"], "readonly",
     (s) => Promise.all([done(s.outbox.getAll()), done(s.photos.getAll()), done(s.meta.get("outbox"))]));
   const queued = photos.filter((p) => p.state !== "draft");
   const waiting = records.filter((r) => r.state === "waiting");
   const oldest = [...records.map((r) => r.queued_at), ...queued.map((p) => p.queued_at)].filter(Boolean).sort()[0] || null;
   const days = [...records.map((r) => r.day), ...queued.map((p) => p.day)].filter(Boolean);
-  const day = today || localToday();
+  const day = localToday();
   current = {
     records: waiting.length,
     photos: queued.filter((p) => p.state === "waiting").length,
@@ -203,7 +203,7 @@ export async function exportUnsent(user) {
     format: "fieldcheck-outbox-export", version: 1, exported_at: new Date().toISOString(), device_id: device || null,
     user: user ? { id: user.id, username: user.username, name: user.name } : null,
     sync: { device_id: device || null, visits: records.map((r) => r.record) },
-    records: records.map(({ record, ...rest }) => ({ ...rest, record })),
+    records, // each with what the phone knew: the site's name, the day, the 预判, who recorded it
     photos: await Promise.all(unsent.map(async ({ blob, ...meta }) => ({ ...meta, data_base64: base64(await blob.arrayBuffer()) }))),
   };
   const url = URL.createObjectURL(new Blob([JSON.stringify(file, null, 1)], { type: "application/json" }));

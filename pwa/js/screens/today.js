@@ -63,7 +63,10 @@ export function render(root, ctx) {
         h("span", { class: `stop-state state-${p.state}`, text: t(`stop.state.${p.state}`) })));
   }
 
+  let showing = null; // the day on screen: redrawn as the outbox moves (queued, then uploaded)
+
   async function show(kept) {
+    showing = kept;
     const day = kept.body;
     const progress = await progressBySite(day.day);
     if (!alive) return;
@@ -132,7 +135,10 @@ export function render(root, ctx) {
     if (alive) refresh();
   }
 
-  const stopWatching = subscribe((s) => { unsent.hidden = !s.earlierDay; });
+  const stopWatching = subscribe((s) => {
+    unsent.hidden = !s.earlierDay;
+    if (showing && !s.sending) show(showing);
+  });
   storageHealth().then((health) => {
     if (!alive) return;
     const words = [];
