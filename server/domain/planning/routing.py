@@ -12,11 +12,12 @@ Two layers:
   vehicle-routing solver: PyVRP (the default, chosen by measurement: docs/planning.md) or
   Google OR-Tools, selectable by name. Nothing here is a hand-written routing heuristic.
 
-The problem is prize-collecting: every stop is optional and carries a prize from its
-priority. Prizes are lexicographic, so that no number of less urgent stops, and no saving
-in kilometres, is ever worth more than one more urgent stop; within a priority, more stops
-beat fewer kilometres. What a solver leaves out is reported by the caller (plan.py) with
-its reason, never dropped silently.
+The problem is prize-collecting: every stop is optional. The objective is lexicographic:
+first the most urgent stops, level by level, then more stops, then fewer kilometres. No
+number of less urgent stops, and no saving in kilometres, is worth one more urgent stop.
+PyVRP reaches it in stages, one per priority level; OR-Tools by prizes that grow by
+orders of magnitude per level (`lexicographic_prizes`). What a solver leaves out is
+reported by the caller (plan.py) with its reason, never dropped silently.
 
 Units: distances in whole metres, times in whole seconds, both int64, as both solvers want.
 """
@@ -316,10 +317,13 @@ def _solve_pyvrp(problem: RoutingProblem, seed: int, time_limit_s: float, iterat
         held = {i for r in kept for i in r}
         members = [i for i in range(n) if problem.priority[i] == level or i in held]
         # A level above the last only decides which of its stops fit; it stops as soon as
-        # all do (the usual case) and the last stage orders everything. The budget left
-        # goes to the last stage.
+        # all do (the usual case) and the last stage orders everything. Iterations (or,
+        # without an iteration limit, seconds) are shared out, and what is left goes to
+        # the last stage. With iterations, the time limit is a safety net over all stages
+        # together, not a share, so a busy machine does not cut a stage short.
         share = 1.0 if last else len(members) / (2 * n)
-        budget = max(0.05, (time_limit_s - (time.perf_counter() - started)) * share)
+        remaining = time_limit_s - (time.perf_counter() - started)
+        budget = max(0.05, remaining if iterations is not None else remaining * share)
         stage_iterations = None
         if iterations is not None:
             stage_iterations = max(1, iterations - used_iterations if last else round(iterations * share))
