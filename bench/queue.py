@@ -15,7 +15,7 @@ JSON) is timed the same number of times: the ratio is what HTTP, the WSGI stack,
 authentication and the JSON cost on top of the query.
 
     .venv/bin/python bench/queue.py            # 100,000 findings, 200 requests per filter
-    .venv/bin/python bench/queue.py --quick    # 5,000 findings, 30 requests per filter
+    .venv/bin/python bench/queue.py --quick    # 5,000 findings, 20 requests per filter
 
 It prints p50/p95 per filter and user with the CPU time per request (on a machine shared
 with other work the wall times swell with its load; CPU time much less), the load average,
@@ -374,15 +374,15 @@ def measure(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="5,000 findings and 30 requests per filter (CI)")
+    parser.add_argument("--quick", action="store_true", help="5,000 findings and 20 requests per filter (CI)")
     parser.add_argument("--findings", type=int, help="findings to build (default 100,000; 5,000 with --quick)")
-    parser.add_argument("--requests", type=int, help="timed requests per filter and user (default 200; 30 quick)")
+    parser.add_argument("--requests", type=int, help="timed requests per filter and user (default 200; 20 quick)")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (make run uses 2)")
     parser.add_argument("--keep", help="build into (or reuse) this directory instead of a temporary one")
     args = parser.parse_args()
     args.findings = args.findings or (5_000 if args.quick else 100_000)
-    args.requests = args.requests or (30 if args.quick else 200)
+    args.requests = args.requests or (20 if args.quick else 200)
     print(f"fieldcheck bench/queue.py: {args.findings} findings on SpatiaLite; Python {platform.python_version()}, "
           f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}")
     measure(args)
