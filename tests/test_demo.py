@@ -118,7 +118,8 @@ def city(engine, tmp_path_factory):
                       "TESTING": True})
     with app.app_context():
         started = time.perf_counter()
-        summary = build_demo(seed=1, today=TODAY)
+        # The city alone: its history is tested in tests/test_demo_history.py.
+        summary = build_demo(seed=1, today=TODAY, history=False)
         db.session.commit()
         seconds = time.perf_counter() - started
     yield SimpleNamespace(app=app, summary=summary, seconds=seconds)

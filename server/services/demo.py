@@ -356,10 +356,13 @@ def _store_checklists() -> tuple[int, int]:
     return len(doc["templates"]), n_items
 
 
-def build_demo(seed: int = 1, today: dt.date | None = None) -> dict:
+def build_demo(seed: int = 1, today: dt.date | None = None, history: bool = True) -> dict:
     """Build the demo city in the current transaction (the caller commits) and answer a
-    short JSON-serialisable summary. Refuses a database that already holds a city."""
+    short JSON-serialisable summary. Refuses a database that already holds a city.
+    With `history`, about 60 days of field work up to yesterday follow, made through the
+    services (server/services/demo_history.py)."""
     _refuse_non_empty()
+    today = today or _bureau_today()
     plan = plan_city(seed, today)
 
     parks = {}
@@ -431,4 +434,9 @@ def build_demo(seed: int = 1, today: dt.date | None = None) -> dict:
         "policy_version_created": policy_created,
     }
     audit.record("demo.build", "demo", seed, {**summary, "today": plan["today"].isoformat()})
+    if history:
+        from .demo_history import build_history
+
+        made = build_history(seed, today)
+        summary["history"] = {k: made[k] for k in ("from", "to", "visits", "findings", "final_tiers", "photos")}
     return summary
