@@ -10,7 +10,7 @@
 // outbox from IndexedDB; the pages drain it too where the browser has no Background Sync.
 importScripts("/js/sync-core.js");
 
-const VERSION = "fc-shell-2535b6a671";
+const VERSION = "fc-shell-b0a7784700";
 const SHELL_CACHE = VERSION;
 const API_CACHE = "fieldcheck-api"; // app.js names it too, to empty it on log-out
 
@@ -31,6 +31,7 @@ const SHELL = [
   "/js/screens/finding_detail.js",
   "/js/screens/legal.js",
   "/js/screens/dashboard.js",
+  "/js/screens/planner.js",
   "/js/classify.js",
   "/js/day.js",
   "/js/field.js",

@@ -168,6 +168,7 @@ class PlanSchema(ma.Schema):
     park_ids = fields.List(fields.Integer())
     settings = fields.Dict(metadata={"description": "the solver's settings and run, the teams' source, the edits"})
     inputs_sha256 = fields.String(allow_none=True, metadata={"description": "the hash of the inputs recorded"})
+    office = fields.Dict(allow_none=True, metadata={"description": "lon, lat: where every route starts and ends"})
     counts = fields.Dict(metadata={"description": "sites, candidates, re-inspections, case requests, draws read"})
     routes = fields.List(fields.Nested(RouteSchema))
     not_scheduled = fields.List(fields.Nested(NotScheduledSchema))

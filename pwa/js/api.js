@@ -69,6 +69,7 @@ export const api = {
   // { data, stale, status, etag }: status 304 (data null) when the copy named by etag is current.
   getIfChanged: (path, etag) => request("GET", path, undefined, { headers: etag ? { "If-None-Match": etag } : {} }),
   post: async (path, body, opts) => (await request("POST", path, body, opts)).data,
+  patch: async (path, body) => (await request("PATCH", path, body)).data,
   delete: async (path) => (await request("DELETE", path)).data,
 };
 

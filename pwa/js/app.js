@@ -15,6 +15,8 @@ const DESK = {
   finding: { roles: ["supervisor", "legal_reviewer", "admin"], load: () => import("./screens/finding_detail.js") },
   legal: { roles: ["legal_reviewer", "admin"], load: () => import("./screens/legal.js") },
   dashboard: { roles: ["supervisor", "admin"], load: () => import("./screens/dashboard.js") },
+  // The scheduler's patrol plan: #/planner/<YYYY-MM-DD>.
+  planner: { roles: ["scheduler", "admin"], load: () => import("./screens/planner.js") },
 };
 // Field screens (inspectors on the phone: today's route, a site, a visit and its findings, the
 // outbox) load on demand the same way, from the table above: #/site/<id>, #/visit/<id>[/finding/<id>].
@@ -52,11 +54,12 @@ function mayOpen(name) {
   return Boolean(state.session && DESK[name] && DESK[name].roles.includes(state.session.user.role));
 }
 
-// Where a user starts: a legal reviewer on the legal review queue, supervisors and admins on
-// the findings queue, everyone else on home.
+// Where a user starts: a legal reviewer on the legal review queue, a scheduler on the patrol
+// plan, supervisors and admins on the findings queue, everyone else on home.
 function landing() {
   const role = state.session && state.session.user.role;
   if (role === "legal_reviewer") return "legal";
+  if (role === "scheduler") return "planner";
   return mayOpen("queue") ? "queue" : "home";
 }
 

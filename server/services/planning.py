@@ -832,6 +832,17 @@ def load(day: dt.date) -> Plan:
     return plan
 
 
+def _office_of(plan: Plan) -> dict | None:
+    """Where the plan's routes start and end, as it was planned (the office now, for an empty plan)."""
+    lonlat = (plan.inputs or {}).get("office")
+    if not lonlat:
+        try:
+            lonlat = _office()
+        except ServiceError:
+            return None
+    return {"lon": float(lonlat[0]), "lat": float(lonlat[1])}
+
+
 def allowed_next(plan: Plan, visited: bool) -> list[str]:
     if plan.status == "published":
         return [] if visited else ["unpublish"]
@@ -903,6 +914,7 @@ def describe(plan: Plan, user: User | None) -> dict:
         "solve_seconds": plan.solve_seconds, "park_ids": _plan_parks(plan),
         "settings": {k: v for k, v in settings.items() if k not in ("unavailable", "team_parks")},
         "inputs_sha256": (plan.inputs or {}).get("inputs_sha256"),
+        "office": _office_of(plan),
         "counts": (plan.inputs or {}).get("counts") or {},
         "routes": routes_out, "not_scheduled": not_scheduled,
         "unavailable": [{"user_id": u["user_id"], "name": people[u["user_id"]].name if u["user_id"] in people else "",
