@@ -34,6 +34,7 @@ from ..models import (
     ChecklistItem, ChecklistTemplate, ConflictDeclaration, Leave, Office, Park, PolicyVersion, Site, User,
 )
 from . import audit, calendar as calendar_service, catalogue as catalogue_service
+from .demo_history import build_history
 from .users import create_user, hash_password
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -435,8 +436,6 @@ def build_demo(seed: int = 1, today: dt.date | None = None, history: bool = True
     }
     audit.record("demo.build", "demo", seed, {**summary, "today": plan["today"].isoformat()})
     if history:
-        from .demo_history import build_history
-
         made = build_history(seed, today)
         summary["history"] = {k: made[k] for k in ("from", "to", "visits", "findings", "final_tiers", "photos")}
     return summary
