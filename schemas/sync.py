@@ -6,6 +6,8 @@ is answered `rejected` with its field errors while the others in the batch are s
 """
 from __future__ import annotations
 
+import datetime as dt
+
 import marshmallow as ma
 from marshmallow import ValidationError, fields, validate, validates_schema
 
@@ -34,15 +36,27 @@ def _unique_list(what: str):
 
 
 class Time(fields.AwareDateTime):
-    """An ISO 8601 time with its UTC offset, as the phone's clock read it."""
+    """An ISO 8601 time with its UTC offset, as the phone's clock read it.
 
+    Any year a phone's clock can show is taken (a clock reset to 1970 is flagged, not
+    refused); only times no clock shows are refused, before they overflow a conversion."""
+
+    EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) - dt.timedelta(days=1)
+    LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.timezone.utc)
     default_error_messages = {
         "invalid": "must be an ISO 8601 time such as 2026-11-26T09:12:03+08:00",
         "invalid_awareness": "needs its UTC offset (e.g. +08:00 or Z): without it the day is unknowable",
+        "out_of_range": "must be a time between 1970 and 2200",
     }
 
     def __init__(self, **kw):
         super().__init__(format="iso", **kw)
+
+    def _deserialize(self, value, attr, data, **kw):
+        when = super()._deserialize(value, attr, data, **kw)
+        if not self.EARLIEST <= when <= self.LATEST:  # compared as instants: no conversion to overflow
+            raise self.make_error("out_of_range")
+        return when
 
 
 class GpsFixSchema(StrictSchema):

@@ -270,6 +270,16 @@ def test_a_device_clock_two_days_off_is_flagged_not_trusted(client, app, field, 
     assert only(post_sync(client, insp1, [honest]), "created")["visit"]["clock"]["flagged"] is False
 
 
+def test_a_clock_reset_to_1970_is_flagged_and_a_time_no_clock_shows_is_refused(client, app, field, insp1):
+    epoch = visit(field["sites"][HENGDA], team(field, "insp1"), started_at="1970-01-01T08:00:00+08:00",
+                  finished_at="1970-01-01T08:20:00+08:00")
+    assert only(post_sync(client, insp1, [epoch]), "created")["visit"]["clock"]["flagged"] is True
+    for when in ("0001-01-01T00:00:00+08:00", "9999-12-31T23:00:00-08:00"):
+        r = only(post_sync(client, insp1, [visit(field["sites"][HENGDA], team(field, "insp1"), finished_at=when)]),
+                 "rejected")
+        assert "between 1970 and 2200" in r["message"]
+
+
 def test_an_untrusted_clock_does_not_date_the_certificates(client, app, field, insp1):
     """insp2's certificate expired yesterday. A phone claiming the visit was a week ago is
     flagged, so the visit is dated today and insp2 does not count."""
@@ -316,7 +326,7 @@ def test_the_on_site_verdict_is_stored_and_answered_and_never_refuses(client, ap
 def _publish_plan(app, field, site_name, status="published"):
     from server.extensions import db
     from server.models import Plan, PlanStop, Route
-    from server.services.today import policy_in_force
+    from server.services.sync import policy_in_force
     from server.domain.workdays import local_date
     from server.models.types import utcnow
 
@@ -559,3 +569,34 @@ def test_records_of_one_batch_see_each_other(client, app, field, insp1):
     assert answers[2]["stored_id"] == first["id"]
     assert "already belongs to another visit or finding" in answers[3]["message"]
     assert {str(v.id) for v in rows(app, Visit)} == {first["id"]}
+
+
+def test_two_tabs_sending_the_same_batch_at_once_store_it_once(client, app, auth, field, insp1):
+    """Four requests race with the same records (two tabs, a retry on a flaky network): each
+    record is created by one of them and a duplicate for the others, answered the same."""
+    import threading
+
+    from server.models import Finding, Visit
+
+    records = [_two_findings(field, [uuid.uuid4()]), visit(field["sites"][JIANGHAI], team(field, "insp1")),
+               _two_findings(field)]
+    start = threading.Barrier(4)
+    answers: list = [None] * 4
+
+    def send(k):
+        c = app.test_client()
+        start.wait()
+        answers[k] = post_sync(c, insp1, records, device_id=f"tab-{k}")
+
+    threads = [threading.Thread(target=send, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert all(a is not None and a.status_code == 200 for a in answers), [a and a.get_json() for a in answers]
+    for i, rec in enumerate(records):
+        results = [a.get_json()["results"][i] for a in answers]
+        assert sorted(r["status"] for r in results) == ["created", "duplicate", "duplicate", "duplicate"]
+        assert all(r["visit"] == results[0]["visit"] for r in results)
+    assert {str(v.id) for v in rows(app, Visit)} == {r["id"] for r in records}
+    assert len(rows(app, Finding)) == 4

@@ -15,7 +15,9 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from tests.sync_helpers import HENGDA, HUARUI, JIANGHAI, RUNZE, failing, finding, load_field_data, post_sync, visit
+from tests.sync_helpers import (
+    HENGDA, HUARUI, JIANGHAI, RUNZE, failing, finding, load_field_data, now_cst, post_sync, visit,
+)
 
 
 @pytest.fixture
@@ -41,7 +43,7 @@ def site_names(b: dict) -> list[str]:
 def bureau_today(app) -> dt.date:
     from server.domain.workdays import local_date
     from server.models.types import utcnow
-    from server.services.today import policy_in_force
+    from server.services.sync import policy_in_force
 
     with app.app_context():
         return local_date(utcnow(), policy_in_force()[1]["timezone"])
@@ -244,8 +246,10 @@ def test_each_site_carries_the_history_the_classifier_reads(client, app, auth, f
     assert stops[HENGDA]["history"] == [{"violation_code": "SAF-EXIT-BLOCKED", "repeats": 1,
                                          "earlier_tolerance_closed": False, "earlier_order_failed": False}]
     assert stops[JIANGHAI]["history"] == []
-    # What the server then looks up for the next one agrees.
-    again = failing(visit(field["sites"][HENGDA], pair, findings=[finding()]), "SAF-012")
+    # What the server then looks up for the next one, made later today, agrees.
+    later = now_cst() - dt.timedelta(minutes=5)
+    again = failing(visit(field["sites"][HENGDA], pair, findings=[finding()], started_at=later.isoformat(),
+                          finished_at=(later + dt.timedelta(minutes=1)).isoformat()), "SAF-012")
     r = post_sync(client, auth.headers("insp1"), [again]).get_json()["results"][0]
     from server.extensions import db
     from server.models import Finding

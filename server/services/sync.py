@@ -52,14 +52,15 @@ from schemas.sync import VisitRecordSchema
 
 from ..domain import geofence
 from ..domain.canonical import content_hash
+from ..domain.policy import default_policy
 from ..domain.workdays import local_date
 from ..extensions import db
 from ..models import (
-    CheckResult, ChecklistItem, Finding, Order, Photo, Plan, PlanStop, Site, SyncConflict, User, Visit,
+    CheckResult, ChecklistItem, Finding, Order, Photo, Plan, PlanStop, PolicyVersion, Site, SyncConflict, User, Visit,
     visit_officers,
 )
 from ..models.types import utcnow
-from . import audit, catalogue, policy as policy_service
+from . import audit, catalogue
 from .errors import ServiceError
 
 # Defaults of the limits a deployment may change in its config (FIELDCHECK_* keys set in
@@ -83,6 +84,16 @@ def limits() -> dict:
         "max_photos_per_visit": int(cfg.get("SYNC_MAX_PHOTOS_PER_VISIT", DEFAULT_MAX_PHOTOS_PER_VISIT)),
         "max_body_bytes": cfg.get("MAX_CONTENT_LENGTH"),
     }
+
+
+def policy_in_force() -> tuple[int | None, dict]:
+    """The policy version in force and its values, read without writing: before any version
+    is stored, the defaults, as version None. (policy.current() would store version 1 then,
+    and two first requests at once would both try.)"""
+    row = db.session.execute(sa.select(PolicyVersion).order_by(PolicyVersion.version.desc()).limit(1)).scalar()
+    if row is None:
+        return None, default_policy()
+    return row.version, {**default_policy(), **row.values}
 
 
 def enforcement_capable(record: dict) -> bool:
@@ -240,7 +251,7 @@ def sync_batch(device_id: str, raw_records: list, user: User) -> dict:
             f"a batch holds at most {lim['max_visits_per_batch']} visits and this one has {len(raw_records)}: "
             "send the rest in further batches", ("visits",), status=413,
             max_visits_per_batch=lim["max_visits_per_batch"], visits=len(raw_records))
-    batch = Batch(user=user, device_id=device_id, received_at=utcnow(), policy=policy_service.values(),
+    batch = Batch(user=user, device_id=device_id, received_at=utcnow(), policy=policy_in_force()[1],
                   limits=lim, scope=set(user.park_ids))
     parsed = [_parse(index, raw) for index, raw in enumerate(raw_records)]
     batch.prefetch([p[1] for p in parsed if p[1] is not None])

@@ -24,15 +24,15 @@ from sqlalchemy.orm import selectinload
 from ..domain import geofence
 from ..domain.canonical import content_hash
 from ..domain.classify import RULES
-from ..domain.policy import default_policy
 from ..domain.workdays import local_date
 from ..extensions import db
 from ..models import (
-    ChecklistTemplate, ConflictDeclaration, Finding, Order, Plan, PlanStop, PolicyVersion, Reinspection, Route, Site,
+    ChecklistTemplate, ConflictDeclaration, Finding, Order, Plan, PlanStop, Reinspection, Route, Site,
     ToleranceRecord, User, ViolationType, Visit, route_officers, user_parks,
 )
 from ..models.types import utcnow
 from . import sync
+from .sync import policy_in_force  # planning and draws read the policy through here too
 from .findings import FAILED_ORDERS, FAILED_REINSPECTIONS
 
 FALLBACK_LIMIT = 30
@@ -47,15 +47,6 @@ PHONE_POLICY_KEYS = tuple(RULES.policy_keys) + (
 DEFAULT_PHOTO_MAX_BYTES = 8 * 1024 * 1024
 DEFAULT_PHOTO_LONG_EDGE_PX = 2048
 DEFAULT_PHOTO_JPEG_QUALITY = 0.85
-
-
-def policy_in_force() -> tuple[int | None, dict]:
-    """The policy version in force and its values, read without writing (a GET never writes):
-    before any version is stored, the defaults, as version null."""
-    row = db.session.execute(sa.select(PolicyVersion).order_by(PolicyVersion.version.desc()).limit(1)).scalar()
-    if row is None:
-        return None, default_policy()
-    return row.version, {**default_policy(), **row.values}
 
 
 def upload_limits() -> dict:
