@@ -153,6 +153,17 @@ def _tables() -> dict[str, set[str]]:
     return {"zh-CN": set(key.findall(zh.group(1))), "en": set(key.findall(en.group(1)))}
 
 
+def test_no_string_key_is_defined_twice():
+    """A later duplicate silently wins in a JS object literal: two screens would then share
+    (and one of them show) the other's text."""
+    source = (PWA / "js" / "i18n.js").read_text(encoding="utf-8")
+    for name, pattern in (("zh-CN", r'"zh-CN": \{(.*?)\n  \},'), ("en", r"\n  en: \{(.*?)\n  \},")):
+        body = re.search(pattern, source, re.S).group(1)
+        keys = re.findall(r'^\s+"([\w.]+)":', body, re.M)
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        assert not twice, f"defined twice in the {name} table: {twice}"
+
+
 def test_every_string_is_in_both_languages():
     tables = _tables()
     assert len(tables["zh-CN"]) > 20
