@@ -146,6 +146,8 @@ def test_bad_draws_are_refused_in_words(client, auth, app, world):
     assert "has passed" in r["message"]
     r = make(client, auth, status=422, subject="sites", count=1, visible_from=day, visit_by="2020-01-01")
     assert "visit_by" in r["errors"]["json"]
+    r = make(client, auth, status=422, subject="sites", count=1, visible_from=day, visit_by="9999-12-31")
+    assert "a year ahead" in r["message"]
     r = make(client, auth, status=422, subject="inspectors", count=1, visible_from=day, pool={"risk_grades": ["low"]})
     assert "by park only" in r["message"]
     r = make(client, auth, status=422, subject="sites", count=1, visible_from=day,

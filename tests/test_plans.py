@@ -142,6 +142,37 @@ def counted_visit(app, site_id: int, officer_ids: list[int], when: dt.datetime, 
         return v.id
 
 
+# --- the pure edits (server/domain/route_edits.py) -----------------------------------------
+
+
+def test_pinned_stops_keep_their_place_and_every_stop_comes_out_once():
+    from server.domain.route_edits import insert_at, place_pinned
+
+    assert place_pinned(["a", "b", "c"], {2: "X"}) == ["a", "X", "b", "c"]
+    assert place_pinned(["a", "b"], {1: "X", 4: "Y"}) == ["X", "a", "b", "Y"]
+    assert place_pinned(["a"], {9: "X"}) == ["a", "X"]  # beyond the end: last
+    assert place_pinned([], {3: "X", 1: "Y"}) == ["Y", "X"]
+    assert sorted(place_pinned(list("abcdef"), {2: "X", 2.5: "Y", 7: "Z"})) == sorted("abcdefXYZ")
+    assert insert_at(["a", "b", "c"], "c", 1) == ["c", "a", "b"]
+    assert insert_at(["a", "b", "c"], "a", None) == ["b", "c", "a"]
+    assert insert_at(["a", "b"], "x", 99) == ["a", "b", "x"]
+
+
+def test_a_route_is_timed_from_and_back_to_the_office():
+    from server.domain.planning.routing import HaversineMatrix
+    from server.domain.route_edits import time_route
+    from tests.planning_helpers import OFFICE, point
+
+    matrix = HaversineMatrix(road_factor=1.0, speed_kmh=60)
+    timed = time_route(OFFICE, [point(0, 6), point(0, 12)], matrix, 20)
+    assert timed.travel_km == pytest.approx((6.0, 6.0), abs=0.05)
+    assert timed.arrive_min == pytest.approx((6.0, 32.0), abs=0.2)  # 6 km at 60 km/h, 20 min there, 6 km more
+    assert timed.distance_km == pytest.approx(24.0, abs=0.1)
+    assert timed.duration_min == pytest.approx(24 + 40, abs=0.3)
+    assert timed.fits(64.5) and not timed.fits(60)
+    assert time_route(OFFICE, [], matrix, 20).duration_min == 0
+
+
 # --- generating ---------------------------------------------------------------------------
 
 
@@ -282,6 +313,10 @@ def test_no_plan_is_made_for_a_holiday_or_a_weekend(client, auth, app, world):
     past = world["today"] - dt.timedelta(days=7)
     r = client.post("/api/plans", json={"date": past.isoformat()}, headers=auth.headers("sched1"))
     assert r.status_code == 422 and "has passed" in r.get_json()["message"]
+    for far in ("9999-12-31", (world["today"] + dt.timedelta(days=400)).isoformat()):
+        r = client.post("/api/plans", json={"date": far}, headers=auth.headers("sched1"))
+        assert r.status_code == 422 and "a year ahead" in r.get_json()["message"]
+    assert client.get("/api/plans/9999-12-31", headers=auth.headers("sched1")).status_code == 404
 
 
 def test_an_auxiliary_never_makes_a_team_of_two(client, auth, app, world):

@@ -27,7 +27,7 @@ from ..models.types import utcnow
 from ..models.vocab import CREDIT_CLASSES, RISK_GRADES, SITE_KINDS
 from . import audit
 from .errors import Conflict, NotFound, ServiceError
-from .planning import PLANNERS, _all_parks, _bureau_today, _scope_of
+from .planning import HORIZON_DAYS, PLANNERS, _all_parks, _bureau_today, _scope_of
 from .today import policy_in_force
 
 
@@ -86,6 +86,8 @@ def create(actor: User | None, subject: str, count: int, pool_filter: dict, visi
     visit_by = visit_by or visible_from
     if visit_by < visible_from:
         raise ServiceError("visit_by cannot come before visible_from", ("visit_by",))
+    if (visit_by - today).days > HORIZON_DAYS:
+        raise ServiceError("a draw's visits are planned at most a year ahead", ("visit_by",))
     pool_filter = _clean_filter(subject, pool_filter or {}, actor)
     # Whether the draw can be made at all is known before the seed: the pool's size tells nothing
     # about a seed not yet made.

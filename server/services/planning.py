@@ -82,6 +82,7 @@ EXTRA_REASONS = {
 # Rows a regeneration keeps as they are: what a scheduler decided about other days.
 KEPT_REASONS = ("moved_to_day",)
 MAX_TEAMS = 50
+HORIZON_DAYS = 366  # a plan, or a stop moved, at most a year ahead
 
 
 def reason_words(reason: str) -> dict:
@@ -547,7 +548,7 @@ def prepare(world: World, chosen_teams: list[dict] | None, options: dict) -> Pre
             kept[sid] = stop["id"]
             by_site.pop(sid, None)
             continue
-        if stop["locked"] and stop["route_id"] in route_lead:
+        if stop["locked"] and stop["route_id"] in route_lead and sid in world.sites:
             locked[sid] = route_lead[stop["route_id"]]
             pinned[sid] = stop["seq"] or 1
             kept[sid] = stop["id"]
@@ -785,6 +786,8 @@ def generate(day: dt.date, actor: User | None, *, park_ids: list[int] | None = N
         if day < today:
             raise ServiceError(f"{day.isoformat()} has passed; plan today ({today.isoformat()}) or a later day",
                                ("date",))
+        if (day - today).days > HORIZON_DAYS:
+            raise ServiceError(f"{day.isoformat()} is more than a year ahead; plan a nearer day", ("date",))
         if not calendar.is_working_day(day):
             raise ServiceError(f"{day.isoformat()} is not a working day in the bureau's calendar; the next one is "
                                f"{calendar.next_working_day(day).isoformat()}", ("date",))
@@ -1021,6 +1024,8 @@ def _team_names(route: Route) -> str:
 def _plan_for_move(day: dt.date, actor: User | None, today: dt.date, calendar: WorkCalendar, scope: list[int]) -> Plan:
     if day < today:
         raise ServiceError(f"{day.isoformat()} has passed", ("day",))
+    if (day - today).days > HORIZON_DAYS:
+        raise ServiceError(f"{day.isoformat()} is more than a year ahead", ("day",))
     if not calendar.is_working_day(day):
         raise ServiceError(f"{day.isoformat()} is not a working day in the bureau's calendar", ("day",))
     plan = _plan_row(day, lock=True)
