@@ -104,6 +104,9 @@ def init(no_demo: bool, admin_username: str, admin_name: str, password_stdin: bo
             create_user(admin_username, admin_name, "admin", password)
         except UserError as e:
             raise click.ClickException(str(e)) from e
+        from .services.policy import current
+
+        current()  # policy version 1 with the defaults, before any request needs it
         db.session.commit()
     click.echo(f"first admin {admin_username!r} created")
 

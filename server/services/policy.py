@@ -14,12 +14,19 @@ from .errors import ServiceError
 
 def current() -> PolicyVersion:
     """The version in force; version 1 with the defaults is made the first time it is asked for."""
-    row = db.session.execute(sa.select(PolicyVersion).order_by(PolicyVersion.version.desc()).limit(1)).scalar()
+    newest = sa.select(PolicyVersion).order_by(PolicyVersion.version.desc()).limit(1)
+    row = db.session.execute(newest).scalar()
     if row is None:
-        row = PolicyVersion(version=1, values=default_policy(), reason="defaults of DOMAIN.md")
-        db.session.add(row)
-        db.session.flush()
-        audit.record("policy.create", "policy", 1, {"reason": row.reason})
+        # Two first requests on a new database may both get here: the loser's insert fails
+        # on the primary key inside its savepoint, and it reads the winner's version 1.
+        try:
+            with db.session.begin_nested():
+                row = PolicyVersion(version=1, values=default_policy(), reason="defaults of DOMAIN.md")
+                db.session.add(row)
+                db.session.flush()
+                audit.record("policy.create", "policy", 1, {"reason": row.reason})
+        except sa.exc.IntegrityError:
+            row = db.session.execute(newest).scalar_one()
     return row
 
 
