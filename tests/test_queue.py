@@ -750,3 +750,19 @@ def test_each_filter_walks_its_index_in_order_without_sorting(sqlite_app, scope,
             assert f"USING INDEX {index} " in plan[0] + " " or plan[0].endswith(index), plan
             assert not any("TEMP B-TREE" in step for step in plan), plan
             assert not any(step.startswith("SCAN findings") and index != "ix_findings_queue" for step in plan), plan
+
+
+def test_the_queue_answers_exactly_what_its_schema_describes(client, auth, app, world, mixed):
+    """The page is serialised without marshmallow (for speed): it must equal the schema's dump."""
+    from schemas.findings import FindingPageSchema
+    from server.services.queue import QueueFilters, list_findings
+
+    add_finding(app, world, stored_photos=2, waiting_photos=1)
+    for params in ({}, {"limit": 2}, {"flagged": True}):
+        body = queue(client, auth, "admin1", **params).get_json()
+        with app.app_context():
+            page = list_findings(QueueFilters(**{k: v for k, v in params.items() if k != "limit"}), None,
+                                 params.get("limit", 50))
+            dumped = FindingPageSchema().dump(page)
+        assert body["items"] and body == dumped
+        assert set(body["items"][0]) == set(FindingPageSchema().fields["items"].inner.schema.fields)

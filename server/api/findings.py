@@ -3,6 +3,11 @@ finding with everything behind its tier. The actions on a finding are POSTs unde
 /api/findings/<id>/ in their own blueprint."""
 from __future__ import annotations
 
+import datetime as dt
+import json
+import uuid
+
+from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
@@ -14,6 +19,21 @@ from ..services import queue as service
 from ..services.queue import QueueFilters
 
 blp = Blueprint("findings", __name__, description="The supervisor's queue and a finding's detail")
+
+
+def _plain(value):
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} has no JSON form here")
+
+
+def page_json(page: dict) -> Response:
+    """The page exactly as FindingPageSchema dumps it (tests/test_queue.py keeps the two equal),
+    without marshmallow's work per field: a quarter of the request's CPU for 50 rows."""
+    body = json.dumps(page, ensure_ascii=False, separators=(",", ":"), default=_plain)
+    return current_app.response_class(body, mimetype="application/json")
 
 
 @blp.route("/findings")
@@ -29,7 +49,7 @@ class Findings(MethodView):
         Filters combine. Keyset pages: pass next_cursor back as cursor with the same filters.
         """
         filters = QueueFilters(**{k: v for k, v in args.items() if k not in ("limit", "cursor")})
-        return service.list_findings(filters, park_scope(current_user()), args["limit"], args.get("cursor"))
+        return page_json(service.list_findings(filters, park_scope(current_user()), args["limit"], args.get("cursor")))
 
 
 @blp.route("/findings/<uuid:finding_id>")
