@@ -49,7 +49,9 @@ from ..domain.planning.due import (
 )
 from ..domain.planning.plan import NOT_SCHEDULED_REASONS, PlanningError, PlanSettings, make_plan
 from ..domain.planning.routing import SOLVERS, HaversineMatrix, RoutingError
-from ..domain.planning.teams import Officer, Team, TeamError, form_teams, make_team, team_problems
+from ..domain.planning.teams import (
+    Officer, Team, TeamError, form_teams, make_team, team_problems, why_unavailable,
+)
 from ..domain.route_edits import insert_at, place_pinned, time_route
 from ..domain.workdays import WorkCalendar, local_date
 from ..extensions import db
@@ -427,7 +429,8 @@ def _chosen_teams(world: World, chosen: list[dict]) -> Staffing:
     if problems:
         first = next(iter(problems.values()))[0]
         raise ServiceError(f"a team cannot be made: {first}", ("teams",), problems=problems)
-    unavailable = {uid: "not_needed" for uid in world.staff if uid not in seen}
+    unavailable = {uid: why_unavailable(o, world.day, world.calendar) or "not_needed"
+                   for uid, o in world.staff.items() if uid not in seen}
     return Staffing(teams, parks, unavailable, "chosen")
 
 
@@ -455,7 +458,8 @@ def _kept_teams(world: World) -> Staffing | None:
         seen.update(members)
         teams.append(team)
         parks[team.lead_id] = shared
-    unavailable = {uid: "not_needed" for uid in world.staff if uid not in seen}
+    unavailable = {uid: why_unavailable(o, world.day, world.calendar) or "not_needed"
+                   for uid, o in world.staff.items() if uid not in seen}
     return Staffing(teams, parks, unavailable, "kept", dropped)
 
 
