@@ -45,6 +45,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "SQLALCHEMY_DATABASE_URI": db_url,
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "TIMEZONE": _env("TIMEZONE", "Asia/Shanghai"),
+        # When the scheduler plans the next working day (HH:MM in the bureau's time zone).
+        "PLAN_NEXT_DAY_AT": _env("PLAN_NEXT_DAY_AT", "18:00"),
         "TOKEN_TTL_HOURS": int(_env("TOKEN_TTL_HOURS", "12")),
         # Failed logins inside the window before 429: per username and per client address.
         "LOGIN_WINDOW_S": int(_env("LOGIN_WINDOW_S", "900")),
