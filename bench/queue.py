@@ -24,25 +24,31 @@ It never asserts a time. The figures are in docs/performance.md.
 """
 from __future__ import annotations
 
-import argparse
-import datetime as dt
-import hashlib
-import http.client
-import json
-import os
-import platform
-import random
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-import uuid
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-ROOT = Path(__file__).resolve().parent.parent
+# This script shares its name with the standard library's `queue`: with its own folder first on
+# the import path, `import queue` anywhere (concurrent.futures, in the photo store) would find it.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
+import argparse  # noqa: E402
+import datetime as dt  # noqa: E402
+import hashlib  # noqa: E402
+import http.client  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import random  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
+
+ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
