@@ -766,3 +766,37 @@ def test_the_queue_answers_exactly_what_its_schema_describes(client, auth, app, 
             dumped = FindingPageSchema().dump(page)
         assert body["items"] and body == dumped
         assert set(body["items"][0]) == set(FindingPageSchema().fields["items"].inner.schema.fields)
+
+
+def test_queue_detail_and_mix_follow_a_finding_through_the_real_intake_and_actions(client, auth, app, world):
+    """Written by the one way in and the supervisor's actions (server/services/findings.py and
+    lifecycle.py), read here: the order's clock orders the queue, a failed re-inspection
+    escalates (E4) and the mix counts it upward, and the detail's history is the audit trail."""
+    from server.extensions import db
+    from server.models import User
+    from server.services import lifecycle
+    from tests.findings_helpers import finding_at
+
+    site = world.sites["EDZ"][1][0]
+    wiring = finding_at(app, site, "FIRE-ELEC-WIRING", severity="general")  # T4: management
+    advisory = finding_at(app, site, None, severity="minor")  # S0: service, no clock
+    assert ids_of(queue(client, auth)) == [str(wiring), str(advisory)]  # the correction deadline runs
+    with app.app_context():
+        sup = db.session.execute(sa.select(User).where(User.username == "sup1")).scalar_one()
+        finding = lifecycle.load(wiring)
+        lifecycle.confirm_tier(finding, sup)
+        lifecycle.issue_order(lifecycle.load(wiring), sup)
+        lifecycle.record_reinspection(lifecycle.load(wiring), sup, "failed", note="线路仍未整改")
+    row = queue(client, auth, tier="enforcement").get_json()["items"]
+    assert [r["id"] for r in row] == [str(wiring)]
+    assert (row[0]["suggested_tier"], row[0]["final_tier"], row[0]["status"]) == ("management", "enforcement",
+                                                                                 "escalated")
+    d = client.get(f"/api/findings/{wiring}", headers=auth.headers("sup1")).get_json()
+    actions = [h["action"] for h in d["history"]]
+    assert actions[0] == "finding.create" and actions.index("order.issue") < actions.index("order.reinspection")
+    assert actions[-1] == "finding.escalate" and {"finding.confirm_tier", "order.reinspection"} <= set(actions)
+    assert d["orders"][0]["status"] == "failed" and d["orders"][0]["reinspections"][0]["outcome"] == "failed"
+    today_ = today().isoformat()
+    mix = client.get("/api/stats/tiers", headers=auth.headers("sup1"),
+                     query_string={"from": today_, "to": today_}).get_json()["all"]["counts"]
+    assert mix == {"service": 1, "management": 0, "enforcement": 1}
