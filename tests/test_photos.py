@@ -552,12 +552,11 @@ def test_photos_given_as_bytes_join_the_callers_transaction(app, records, photos
     assert hashlib.sha256(data).hexdigest() + ".thumb.jpg" in store_listing(app)
 
 
+@pytest.mark.parametrize("engine", ["postgis"], indirect=True)
 def test_two_uploads_of_one_new_id_at_once_answer_as_a_replay(app, client, auth, records, engine, monkeypatch):
     """The other upload commits its row between this one's look-up and its insert: the insert
     fails on the key and this upload answers from the other's row. (On SQLite the write lock
     taken at the look-up serialises them, so the race exists on PostgreSQL only.)"""
-    if engine != "postgis":
-        pytest.skip("SQLite serialises the two uploads with its write lock: no race to test")
     from server.extensions import db
     from server.models import User
     from server.services import photos as service
