@@ -180,6 +180,9 @@ def run(host: str, port: int) -> None:
                 p.terminate()
 
     signal.signal(signal.SIGTERM, stop)
+    # Started in the background by a non-interactive shell, SIGINT arrives ignored: restore
+    # Ctrl-C so it always stops both processes.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
