@@ -9,8 +9,6 @@ from schemas.parks import ParkCreateSchema, ParkDetailSchema, ParkListSchema, Pa
 
 from ..access import check_park, current_user, park_scope, require
 from ..services import sites as service
-from ..services.sites import PlaceError
-from .sites import refuse
 
 blp = Blueprint("parks", __name__, description="Parks and their boundaries")
 
@@ -30,10 +28,7 @@ class Parks(MethodView):
     def post(self, body):
         """Add a park (admin). An invalid boundary is refused with the reason; an overlap with
         another park is accepted and named in `warnings`."""
-        try:
-            return service.create_park(body, current_user().id)
-        except PlaceError as e:
-            refuse(e)
+        return service.create_park(body, current_user().id)
 
 
 @blp.route("/parks.geojson")
@@ -53,10 +48,7 @@ class ParkItem(MethodView):
     def get(self, park_id):
         """One park with its boundary. 403 when you are not assigned to it."""
         check_park(current_user(), park_id)
-        try:
-            return service.park_detail(park_id)
-        except PlaceError as e:
-            refuse(e)
+        return service.park_detail(park_id)
 
     @require("admin")
     @blp.arguments(ParkUpdateSchema)
@@ -65,7 +57,4 @@ class ParkItem(MethodView):
     @blp.alt_response(409, response="CONFLICT", description="the park code is taken")
     def patch(self, body, park_id):
         """Change a park (admin). A new boundary must keep the park's sites inside it; overlaps warn."""
-        try:
-            return service.update_park(park_id, body, current_user().id)
-        except PlaceError as e:
-            refuse(e)
+        return service.update_park(park_id, body, current_user().id)

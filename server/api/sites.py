@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from schemas.sites import (
@@ -12,13 +12,10 @@ from schemas.sites import (
 
 from ..access import check_park, current_user, park_scope, require
 from ..services import sites as service
-from ..services.sites import PlaceError, SiteFilters
+from ..services.sites import SiteFilters
 
 blp = Blueprint("sites", __name__, description="Enterprises and project sites: by park, by text, near a point")
 
-
-def refuse(err: PlaceError):
-    abort(err.status, message=str(err), errors=err.errors)
 
 
 def _filters(args: dict) -> SiteFilters:
@@ -35,10 +32,7 @@ class Sites(MethodView):
 
         Keyset pages: pass next_cursor back as cursor with the same filters. radius_m is capped at 50 km.
         """
-        try:
-            return service.list_sites(_filters(args), park_scope(current_user()), args["limit"], args.get("cursor"))
-        except PlaceError as e:
-            refuse(e)
+        return service.list_sites(_filters(args), park_scope(current_user()), args["limit"], args.get("cursor"))
 
     @require("admin")
     @blp.arguments(SiteCreateSchema)
@@ -46,10 +40,7 @@ class Sites(MethodView):
     @blp.alt_response(409, response="CONFLICT", description="the credit code belongs to another site")
     def post(self, body):
         """Add a site (admin). It must lie inside its park; a credit code must be valid and unique."""
-        try:
-            return service.create_site(body, current_user().id)
-        except PlaceError as e:
-            refuse(e)
+        return service.create_site(body, current_user().id)
 
 
 @blp.route("/sites.geojson")
@@ -69,10 +60,7 @@ class SiteItem(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, site_id):
         """One site, with its park and contact. 403 when it is in a park you are not assigned to."""
-        try:
-            site = service.site_detail(site_id)
-        except PlaceError as e:
-            refuse(e)
+        site = service.site_detail(site_id)
         check_park(current_user(), site["park_id"])
         return site
 
@@ -83,7 +71,4 @@ class SiteItem(MethodView):
     @blp.alt_response(409, response="CONFLICT", description="the credit code belongs to another site")
     def patch(self, body, site_id):
         """Change a site (admin): only the fields sent; lon and lat together. Each change is audited."""
-        try:
-            return service.update_site(site_id, body, current_user().id)
-        except PlaceError as e:
-            refuse(e)
+        return service.update_site(site_id, body, current_user().id)
