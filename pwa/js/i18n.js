@@ -1440,6 +1440,14 @@ export function setLang(next) {
   for (const fn of listeners) fn(next);
 }
 
+// A screen loaded on demand brings its own words: addStrings({ "zh-CN": {...}, en: {...} }) at the top of
+// its module, so the phone's first load stays small and each screen's words live beside it.
+export function addStrings(table) {
+  for (const [code, words] of Object.entries(table)) {
+    if (STRINGS[code]) Object.assign(STRINGS[code], words);
+  }
+}
+
 export function onLangChange(fn) {
   listeners.add(fn);
   return () => listeners.delete(fn);
