@@ -1,4 +1,4 @@
-"""The `fieldcheck` command: init, demo, run, serve, scheduler, plan, draw, users, audit-verify."""
+"""The `fieldcheck` command: init, demo, run, serve, scheduler, plan, draw, users, audit-verify, webhooks-deliver."""
 from __future__ import annotations
 
 import logging
@@ -326,6 +326,18 @@ def audit_verify() -> None:
     click.echo(f"audit chain BROKEN at entry {brk['id']}: {brk['reason']} "
                f"({result['verified']} entries before it verified)", err=True)
     sys.exit(1)
+
+
+@main.command("webhooks-deliver")
+def webhooks_deliver() -> None:
+    """Send the webhook deliveries that are due now, once (the scheduler does it every 30 s)."""
+    from .services.webhooks import deliver_due
+
+    app = _app()
+    with app.app_context():
+        result = deliver_due()
+    click.echo(f"webhooks: {result['due']} due, {result['delivered']} delivered, "
+               f"{result['not_delivered']} not delivered (retried later or given up), {result['purged']} old purged")
 
 
 @main.group()

@@ -78,6 +78,19 @@ def load_config(overrides: dict | None = None) -> dict:
         "S3_SECRET_ACCESS_KEY": _env("S3_SECRET_ACCESS_KEY"),
         "S3_REGION": _env("S3_REGION"),
         "S3_PREFIX": _env("S3_PREFIX", "photos/"),
+        # Webhooks (server/services/webhooks.py, docs/integrations.md): a short timeout per POST, then
+        # retries after BACKOFF_S, 2x, 4x ... (at most BACKOFF_MAX_S apart) until MAX_ATTEMPTS.
+        "WEBHOOK_POLL_S": int(_env("WEBHOOK_POLL_S", "30")),  # how often the scheduler looks for due ones
+        "WEBHOOK_TIMEOUT_S": float(_env("WEBHOOK_TIMEOUT_S", "5")),
+        "WEBHOOK_MAX_ATTEMPTS": int(_env("WEBHOOK_MAX_ATTEMPTS", "8")),
+        "WEBHOOK_BACKOFF_S": float(_env("WEBHOOK_BACKOFF_S", "60")),
+        "WEBHOOK_BACKOFF_MAX_S": float(_env("WEBHOOK_BACKOFF_MAX_S", "21600")),
+        # Delivered and given-up deliveries older than this are purged by the worker.
+        "WEBHOOK_KEEP_DAYS": int(_env("WEBHOOK_KEEP_DAYS", "30")),
+        # Sync health (server/services/devices.py): when a phone needs a person's attention.
+        "SYNC_HEALTH_SILENT_HOURS": float(_env("SYNC_HEALTH_SILENT_HOURS", "8")),
+        "SYNC_HEALTH_OLDEST_HOURS": float(_env("SYNC_HEALTH_OLDEST_HOURS", "24")),
+        "SYNC_HEALTH_NEAR_QUOTA": float(_env("SYNC_HEALTH_NEAR_QUOTA", "0.8")),
         # flask-smorest / OpenAPI
         "API_TITLE": "fieldcheck",
         "API_VERSION": "0.1.0",

@@ -85,6 +85,7 @@ def jobs(app) -> list[tuple[str, object, object]]:
     from .services.photos import sweep as sweep_photos
     from .services.lifecycle import sweep_clocks
     from .services.planning import plan_next_day
+    from .services.webhooks import deliver_due
 
     tz = app.config["TIMEZONE"]
     plan_hour, _, plan_minute = str(app.config.get("PLAN_NEXT_DAY_AT", "18:00")).partition(":")
@@ -98,6 +99,9 @@ def jobs(app) -> list[tuple[str, object, object]]:
         # The next working day's plan, each evening: a published plan is left alone, a draft is made again
         # (locked stops kept) only when what it is made from changed.
         ("plan-next-day", CronTrigger(hour=int(plan_hour), minute=int(plan_minute or 0), timezone=tz), plan_next_day),
+        # Webhook deliveries that are due (new ones, and retries after their backoff): POSTed, signed.
+        ("webhook-deliveries", IntervalTrigger(seconds=int(app.config.get("WEBHOOK_POLL_S", 30)), timezone=tz),
+         deliver_due),
     ]
 
 

@@ -130,6 +130,16 @@ POLICY = [
     # walk real days and records).
     ("GET", "/api/me/today", {"insp1", "insp_chem"}, None),
     ("POST", "/api/sync", {"insp1", "insp_chem"}, lambda ids: {"device_id": "access-walk", "visits": []}),
+    # Webhooks: admins only (tests/test_webhooks.py delivers to a real receiver).
+    ("GET", "/api/webhooks", ADMIN, None),
+    ("POST", "/api/webhooks", ADMIN, lambda ids: {"url": "http://127.0.0.1:9/hook", "events": ["finding.created"]}),
+    ("PATCH", "/api/webhooks/{hook}", Reaches(ADMIN), lambda ids: {"active": False}),
+    ("DELETE", "/api/webhooks/{hook}", Reaches(ADMIN), None),
+    ("GET", "/api/webhooks/{hook}/deliveries", Reaches(ADMIN), None),
+    ("POST", "/api/webhooks/{hook}/deliveries/{delivery}/replay", Reaches(ADMIN), None),
+    # Sync health: phones report, supervisors read (tests/test_sync_health.py).
+    ("POST", "/api/devices/report", {"insp1", "insp_chem"}, lambda ids: {"device_id": "access-walk"}),
+    ("GET", "/api/sync-health", {"sup1", "admin1"}, None),
 ]
 NOT_API = {"/api/docs/init.js", "/api/docs/static/<path:filename>"}
 
@@ -142,7 +152,8 @@ def _ids(app):
         parks = dict(db.session.execute(sa.select(Park.code, Park.id)).all())
         site = db.session.execute(sa.select(Site.id).where(Site.park_id == parks["EDZ"]).order_by(Site.id)).scalar()
     return {"EDZ": parks["EDZ"], "CHEM": parks["CHEM"], "site": site, "finding": "0b8e4c1e-0000-4000-8000-000000000000",
-            "photo": "9a2d0c1e-0000-4000-8000-000000000000", "day": "2031-01-06", "stop": 999999, "draw": 999999}
+            "photo": "9a2d0c1e-0000-4000-8000-000000000000", "day": "2031-01-06", "stop": 999999, "draw": 999999,
+            "hook": 999999, "delivery": "5e1d0c1e-0000-4000-8000-000000000000"}
 
 
 def test_every_api_endpoint_is_in_the_policy(app):
@@ -152,7 +163,8 @@ def test_every_api_endpoint_is_in_the_policy(app):
             continue
         path = (rule.rule.replace("<int:park_id>", "{EDZ}").replace("<int:site_id>", "{site}")
                 .replace("<uuid:finding_id>", "{finding}").replace("<uuid:photo_id>", "{photo}")
-                .replace("<day>", "{day}").replace("<int:stop_id>", "{stop}").replace("<int:draw_id>", "{draw}"))
+                .replace("<day>", "{day}").replace("<int:stop_id>", "{stop}").replace("<int:draw_id>", "{draw}")
+                .replace("<int:hook_id>", "{hook}").replace("<uuid:delivery_id>", "{delivery}"))
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (method, path) in declared, f"{method} {rule.rule} has no row in the access policy"
 

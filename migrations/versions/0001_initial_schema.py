@@ -165,6 +165,30 @@ def upgrade():
     with op.batch_alter_table('checklist_items', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_checklist_items_template_id'), ['template_id'], unique=False)
 
+    op.create_table('devices',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('device_id', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('first_seen_at', server.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_contact_at', server.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('outbox_records', sa.Integer(), nullable=False),
+    sa.Column('outbox_photos', sa.Integer(), nullable=False),
+    sa.Column('held', sa.Integer(), nullable=False),
+    sa.Column('oldest_item_at', server.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('quota_bytes', sa.BigInteger(), nullable=True),
+    sa.Column('usage_bytes', sa.BigInteger(), nullable=True),
+    sa.Column('persisted', sa.Boolean(), nullable=True),
+    sa.Column('app_version', sa.String(length=40), nullable=False),
+    sa.Column('last_sync_at', server.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_sync_error', sa.String(length=300), nullable=False),
+    sa.Column('user_agent', sa.String(length=300), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_devices_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_devices')),
+    sa.UniqueConstraint('device_id', 'user_id', name=op.f('uq_devices_device_id_user_id'))
+    )
+    with op.batch_alter_table('devices', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_devices_user_id'), ['user_id'], unique=False)
+
     op.create_table('draws',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('subject', sa.Enum('sites', 'inspectors', name='draw_subject', native_enum=False, create_constraint=True), nullable=False),
@@ -280,6 +304,19 @@ def upgrade():
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_user_parks_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id', 'park_id', name=op.f('pk_user_parks'))
     )
+    op.create_table('webhook_subscriptions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('url', sa.String(length=2000), nullable=False),
+    sa.Column('events', sa.JSON(), nullable=False),
+    sa.Column('secret', sa.String(length=200), nullable=False),
+    sa.Column('description', sa.String(length=200), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', server.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('updated_at', server.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_webhook_subscriptions_created_by_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_subscriptions'))
+    )
     op.create_table('case_requests',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('site_id', sa.Integer(), nullable=False),
@@ -357,6 +394,28 @@ def upgrade():
         batch_op.create_index('ix_visits_id_geofence', ['id', 'geofence'], unique=False)
         batch_op.create_index(batch_op.f('ix_visits_recorded_by'), ['recorded_by'], unique=False)
         batch_op.create_index('ix_visits_site_started', ['site_id', 'started_at'], unique=False)
+
+    op.create_table('webhook_deliveries',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('subscription_id', sa.Integer(), nullable=False),
+    sa.Column('event', sa.String(length=40), nullable=False),
+    sa.Column('occurred_at', server.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('status', sa.Enum('pending', 'delivered', 'failed', name='delivery_status', native_enum=False, create_constraint=True), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', server.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_attempt_at', server.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_status_code', sa.Integer(), nullable=True),
+    sa.Column('last_error', sa.String(length=500), nullable=False),
+    sa.Column('delivered_at', server.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('replays', sa.Integer(), nullable=False),
+    sa.Column('log', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['subscription_id'], ['webhook_subscriptions.id'], name=op.f('fk_webhook_deliveries_subscription_id_webhook_subscriptions'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_deliveries'))
+    )
+    with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
+        batch_op.create_index('ix_webhook_deliveries_due', ['status', 'next_attempt_at'], unique=False)
+        batch_op.create_index('ix_webhook_deliveries_subscription', ['subscription_id', 'occurred_at'], unique=False)
 
     op.create_table('check_results',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -701,6 +760,11 @@ def downgrade():
 
     op.drop_table('findings')
     op.drop_table('check_results')
+    with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_webhook_deliveries_subscription')
+        batch_op.drop_index('ix_webhook_deliveries_due')
+
+    op.drop_table('webhook_deliveries')
     with op.batch_alter_table('visits', schema=None) as batch_op:
         batch_op.drop_index('ix_visits_site_started')
         batch_op.drop_index(batch_op.f('ix_visits_recorded_by'))
@@ -721,6 +785,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_case_requests_site_id'))
 
     op.drop_table('case_requests')
+    op.drop_table('webhook_subscriptions')
     op.drop_table('user_parks')
     with op.batch_alter_table('sync_conflicts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sync_conflicts_record_id'))
@@ -742,6 +807,10 @@ def downgrade():
 
     op.drop_table('leaves')
     op.drop_table('draws')
+    with op.batch_alter_table('devices', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_devices_user_id'))
+
+    op.drop_table('devices')
     with op.batch_alter_table('checklist_items', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_checklist_items_template_id'))
 

@@ -36,7 +36,7 @@ from ..models import (
     ChecklistItem, Finding, Order, Photo, Reinspection, Site, ToleranceRecord, ViolationType, Visit,
 )
 from ..models.vocab import DOMAINS
-from . import audit, catalogue, policy as policy_service
+from . import audit, catalogue, policy as policy_service, webhooks
 from .calendar import work_calendar
 from .errors import Conflict, ServiceError
 
@@ -202,4 +202,5 @@ def record_finding(visit: Visit, data: dict, actor_id: int | None) -> Finding:
         "tolerance_path": result.tolerance_path, "policy_version": version.version,
         "correction_deadline": deadline.isoformat() if deadline else None, "status": status,
     }, actor_id)
+    webhooks.emit("finding.created", finding=finding)
     return finding

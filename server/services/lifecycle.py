@@ -36,7 +36,7 @@ from ..models import (
 )
 from ..models.types import utcnow
 from ..models.vocab import TIERS
-from . import audit
+from . import audit, webhooks
 from .calendar import work_calendar
 from .errors import Conflict, NotFound, ServiceError
 from .findings import attach_photos
@@ -236,6 +236,7 @@ def change_tier(finding: Finding, actor: User, tier: str, reason: str = "", comm
     finding.next_deadline = finding.correction_deadline if tier == "management" else None
     _audit("finding.change_tier", finding, actor, **{"from": before, "to": tier, "reason": reason,
                                                      "downgrade": downgrade})
+    webhooks.emit("finding.tier_changed", finding=finding, before=before, by="supervisor")
     _done(commit)
     return finding
 
@@ -251,6 +252,7 @@ def _escalate(finding: Finding, reason: str, actor: User | None, **details) -> b
     finding.next_deadline = None
     _audit("finding.escalate", finding, actor, **{"from": before, "to": esc.tier, "rule_id": esc.rule_id,
                                                   "reason": reason, **details})
+    webhooks.emit("finding.tier_changed", finding=finding, before=before, by="escalation")
     return True
 
 
@@ -398,6 +400,8 @@ def legal_review(finding: Finding, actor: User, outcome: str, reason: str, commi
         finding.status = "open"
         _audit("finding.legal_review", finding, actor, ("legal_review", review.id), outcome=outcome, reason=reason,
                **{"from": before, "to": finding.final_tier})
+        if finding.final_tier != before:
+            webhooks.emit("finding.tier_changed", finding=finding, before=before, by="legal_review")
     else:
         case = case_of(finding)
         review = LegalReview(finding_id=finding.id, case_id=case.id, reviewer_id=actor.id, outcome=outcome,
@@ -456,6 +460,7 @@ def file_case(finding: Finding, actor: User, investigator_ids: list[int], legal_
     finding.next_deadline = case.decision_due
     _audit("case.file", finding, actor, ("case", case.id), number=case.number, investigators=[first.id, second.id],
            decision_due=case.decision_due, legal_review_required=case.legal_review_required, note=note)
+    webhooks.emit("case.opened", case=case, finding=finding)
     _done(commit)
     return case
 
@@ -803,6 +808,7 @@ def sweep_clocks(today: dt.date | None = None) -> dict:
         order.closed_at = now()
         _audit("order.overdue", finding, None, ("order", order.id), number=order.number, deadline=order.deadline,
                reinspection_due=order.reinspection_due, today=today)
+        webhooks.emit("order.overdue", order=order, finding=finding)
         if _escalate(finding, "order_overdue", None, order=order.number):
             escalated.append(str(finding.id))
     running = db.session.execute(

@@ -60,7 +60,7 @@ from ..models import (
     Visit, visit_officers,
 )
 from ..models.types import utcnow
-from . import audit
+from . import audit, webhooks
 from .calendar import work_calendar
 from .errors import Conflict, NotFound, ServiceError
 from .today import policy_in_force
@@ -1195,6 +1195,7 @@ def publish(day: dt.date, actor: User | None) -> Plan:
         PlanStop.plan_id == plan.id, PlanStop.route_id.is_not(None))).scalar_one()
     audit.record("plan.publish", "plan", plan.id, {"day": day.isoformat(), "routes": routes, "stops": stops},
                  actor.id if actor else None)
+    webhooks.emit("plan.published", plan=plan, routes=routes, stops=stops)
     db.session.commit()
     return plan
 
