@@ -153,6 +153,22 @@ def _tables() -> dict[str, set[str]]:
     return {"zh-CN": set(key.findall(zh.group(1))), "en": set(key.findall(en.group(1)))}
 
 
+# A screen loaded on demand carries its own words: addStrings({ "zh-CN": {...}, en: {...} }) at
+# the top of its module (js/i18n.js), in the same layout as the shell's tables.
+ADD_STRINGS_RE = re.compile(r"^addStrings\(\{\n(.*?)\n\}\);$", re.S | re.M)
+KEY_RE = re.compile(r'^\s+"([\w.]+)":', re.M)
+
+
+def _own_tables(source: str) -> dict[str, list[str]] | None:
+    block = ADD_STRINGS_RE.search(source)
+    if not block:
+        return None
+    zh = re.search(r'^  "zh-CN": \{\n(.*?)\n  \},', block.group(1), re.S | re.M)
+    en = re.search(r"^  en: \{\n(.*?)\n  \},", block.group(1), re.S | re.M)
+    assert zh and en, "an addStrings block has a zh-CN and an en table, laid out like i18n.js's"
+    return {"zh-CN": KEY_RE.findall(zh.group(1)), "en": KEY_RE.findall(en.group(1))}
+
+
 def test_no_string_key_is_defined_twice():
     """A later duplicate silently wins in a JS object literal: two screens would then share
     (and one of them show) the other's text."""
@@ -162,6 +178,14 @@ def test_no_string_key_is_defined_twice():
         keys = re.findall(r'^\s+"([\w.]+)":', body, re.M)
         twice = sorted({k for k in keys if keys.count(k) > 1})
         assert not twice, f"defined twice in the {name} table: {twice}"
+    shell = _tables()["zh-CN"]
+    for module in (PWA / "js").rglob("*.js"):
+        own = _own_tables(module.read_text(encoding="utf-8"))
+        if own is None:
+            continue
+        for name, keys in own.items():
+            twice = sorted({k for k in keys if keys.count(k) > 1} | (set(keys) & shell))
+            assert not twice, f"{module.name}: defined twice (or also in i18n.js) in {name}: {twice}"
 
 
 def test_every_string_is_in_both_languages():
@@ -170,16 +194,24 @@ def test_every_string_is_in_both_languages():
     assert tables["zh-CN"] == tables["en"], (
         f"only in zh-CN: {sorted(tables['zh-CN'] - tables['en'])}; only in en: {sorted(tables['en'] - tables['zh-CN'])}")
     used: dict[str, str] = {}
+    missing = {}
     for module in (PWA / "js").rglob("*.js"):
         source = module.read_text(encoding="utf-8")
+        own = _own_tables(source)
+        if own is not None:
+            assert sorted(own["zh-CN"]) == sorted(own["en"]), f"{module.name}: its two tables name different keys"
+        known = tables["zh-CN"] | set(own["zh-CN"] if own else ())
         # t("key"), ctx.notice = "key", and t(`prefix.${x}`) whose prefix must exist.
         for k in re.findall(r"""\bt\(\s*["']([\w.]+)["']""", source):
             used[k] = module.name
+            if k not in known:
+                missing[k] = module.name
         for k in re.findall(r'notice = "([\w.]+)"', source):
             used[k] = module.name
+            if k not in known:
+                missing[k] = module.name
         for prefix in re.findall(r"\bt\(`([\w.]+\.)\$\{", source):
-            assert any(k.startswith(prefix) for k in tables["zh-CN"]), f"{module.name}: no string starts {prefix}"
-    missing = {k: m for k, m in used.items() if k not in tables["zh-CN"]}
+            assert any(k.startswith(prefix) for k in known), f"{module.name}: no string starts {prefix}"
     assert not missing, f"strings asked for but absent from the tables: {missing}"
     assert {"login.submit", "home.refresh", "badge.offline"} <= set(used)
 
@@ -198,7 +230,10 @@ def test_no_chinese_outside_the_string_tables():
     for module in (PWA / "js").rglob("*.js"):
         if module.name == "i18n.js":
             continue
-        for n, line in enumerate(module.read_text(encoding="utf-8").splitlines(), 1):
+        source = module.read_text(encoding="utf-8")
+        # A screen's own words (its addStrings block) are string tables too.
+        source = ADD_STRINGS_RE.sub(lambda m: "\n" * m.group(0).count("\n"), source)
+        for n, line in enumerate(source.splitlines(), 1):
             code = line.split("//", 1)[0]
             if cjk.search(code):
                 offenders.append(f"{module.relative_to(PWA)}:{n}: {line.strip()}")

@@ -17,6 +17,9 @@ const DESK = {
   dashboard: { roles: ["supervisor", "admin"], load: () => import("./screens/dashboard.js") },
   // The scheduler's patrol plan: #/planner/<YYYY-MM-DD>.
   planner: { roles: ["scheduler", "admin"], load: () => import("./screens/planner.js") },
+  // Each phone's outbox and storage as it reports them, and who needs attention.
+  health: { roles: ["supervisor", "admin"], load: () => import("./screens/sync_health.js") },
+  webhooks: { roles: ["admin"], load: () => import("./screens/webhooks.js") },
 };
 // Field screens (inspectors on the phone: today's route, a site, a visit and its findings, the
 // outbox) load on demand the same way, from the table above: #/site/<id>, #/visit/<id>[/finding/<id>].

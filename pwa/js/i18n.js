@@ -629,6 +629,8 @@ const STRINGS = {
     // --- review desk: end ---
     // --- patrol planner: begin ---
     "desk.nav.planner": "巡查计划",
+    "desk.nav.health": "同步状况",
+    "desk.nav.webhooks": "Webhook",
     "planner.heading": "巡查计划",
     "planner.date": "日期",
     "planner.generate": "生成计划",
@@ -1338,6 +1340,8 @@ const STRINGS = {
     // --- review desk: end ---
     // --- patrol planner: begin ---
     "desk.nav.planner": "Patrol plan",
+    "desk.nav.health": "Sync health",
+    "desk.nav.webhooks": "Webhooks",
     "planner.heading": "Patrol plan",
     "planner.date": "Day",
     "planner.generate": "Generate the plan",

@@ -77,6 +77,56 @@ export async function drain() {
   } finally {
     sending = null;
     await refresh();
+    report(); // not awaited: the supervisor's sync-health view, never in the way of the outbox
+  }
+}
+
+// After each sync attempt the phone tells the server what waits in its outbox and how its
+// storage stands (POST /api/devices/report, the supervisor's sync health). Offline-safe: a
+// report that fails is dropped, never queued; the next attempt sends a fresh one.
+const REPORT_TIMEOUT_MS = 10000;
+let lastReport = { key: "", at: 0 };
+
+async function appVersion() {
+  try {
+    return ((await caches.keys()).find((n) => n.startsWith("fc-shell-")) || "").slice(0, 40);
+  } catch {
+    return "";
+  }
+}
+
+export async function report() {
+  try {
+    const [session, device, meta] = await transaction(["session", "meta"], "readonly",
+      (s) => Promise.all([done(s.session.get("current")), done(s.meta.get("device")), done(s.meta.get("outbox"))]));
+    if (!session || !session.token || !device) return false;
+    const [s, storage] = await Promise.all([status(), storageHealth()]);
+    const error = meta && meta.last_error;
+    const body = {
+      device_id: device, outbox_records: s.records, outbox_photos: s.photos, held: s.held, oldest_item_at: s.oldest,
+      quota_bytes: storage.quota === null ? null : Math.round(storage.quota),
+      usage_bytes: storage.usage === null ? null : Math.round(storage.usage),
+      persisted: storage.persisted, app_version: await appVersion(),
+      last_sync_error: error ? `${error.kind} ${error.status || ""} ${error.message || ""}`.trim().slice(0, 300) : "",
+    };
+    // The same state again within a minute says nothing new.
+    const key = JSON.stringify(body);
+    if (key === lastReport.key && Date.now() - lastReport.at < 60000) return false;
+    body.last_sync_at = (meta && meta.last_attempt_at) || null;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), REPORT_TIMEOUT_MS);
+    try {
+      const resp = await fetch("/api/devices/report", {
+        method: "POST", cache: "no-store", signal: abort.signal, body: JSON.stringify(body),
+        headers: { "Content-Type": "application/json", Accept: "application/json", Authorization: `Bearer ${session.token}` },
+      });
+      if (resp.ok) lastReport = { key, at: Date.now() };
+      return resp.ok;
+    } finally {
+      clearTimeout(timer);
+    }
+  } catch {
+    return false; // offline, no IndexedDB, a refusal: dropped
   }
 }
 
