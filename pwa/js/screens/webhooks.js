@@ -108,7 +108,7 @@ export function render(root, ctx) {
   const body = h("tbody", { id: "hooks-list" });
   const secretBox = h("div", { id: "hooks-secret", class: "warning", role: "status", hidden: true });
   const deliveriesBox = h("section", { id: "hooks-deliveries", class: "plan-section", hidden: true });
-  const url = h("input", { id: "hook-url", type: "url", required: true, maxlength: "2000", placeholder: "https://" });
+  const url = h("input", { id: "hook-url", type: "text", inputmode: "url", required: true, maxlength: "2000", placeholder: "https://" });
   const secret = h("input", { id: "hook-secret", type: "text", minlength: "16", maxlength: "200", autocomplete: "off" });
   const description = h("input", { id: "hook-description", type: "text", maxlength: "200" });
   const eventBoxes = h("fieldset", { id: "hook-events", class: "toggles" });
@@ -121,7 +121,7 @@ export function render(root, ctx) {
     h("label", {}, t("hooks.secret"), secret),
     h("label", {}, t("hooks.description"), description),
     formError,
-    h("button", { type: "submit", id: "hook-submit", text: t("hooks.submit") }));
+    h("button", { type: "submit", id: "hook-submit", class: "primary", text: t("hooks.submit") }));
 
   root.append(h("div", { class: "screen desk webhooks" },
     deskNav(ctx, "webhooks"),
