@@ -356,3 +356,18 @@ def test_the_worker_is_a_scheduled_job_and_a_command(app, ref, client, auth, rec
     assert result.exit_code == 0, result.output
     assert "1 delivered" in result.output and len(receiver.got) == 1
     assert uuid.UUID(receiver.got[0]["headers"]["x-fieldcheck-delivery"])
+
+
+def test_a_rejected_sync_record_takes_its_deliveries_with_it(app, client, auth):
+    from tests.sync_helpers import HENGDA, JIANGHAI, failing, finding, load_field_data, post_sync, visit
+
+    field = load_field_data(app)
+    pair = [field["users"]["insp1"], field["users"]["insp2"]]
+    subscribe(client, auth, "https://receiver.example/sync")
+    good = failing(visit(field["sites"][HENGDA], pair, findings=[finding()]), "SAF-012")
+    # Its first finding is stored (and announced) before its second one breaks a rule.
+    bad = failing(visit(field["sites"][JIANGHAI], pair, findings=[finding(), finding(domain="fire")]), "SAF-012")
+    r = post_sync(client, auth.headers("insp1"), [good, bad])
+    assert [x["status"] for x in r.get_json()["results"]] == ["created", "rejected"], r.get_json()
+    events = _events(app)
+    assert [(e, p["finding"]["id"]) for e, p in events] == [("finding.created", good["findings"][0]["id"])]
