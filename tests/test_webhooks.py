@@ -125,7 +125,7 @@ def test_a_delivery_outlives_a_receiver_that_is_down_then_arrives_signed_and_rep
 
     t0 = utcnow()
     # 1st try: the port is bound but nobody listens; the connection is refused.
-    assert deliver(app, t0) == {"due": 1, "delivered": 0, "not_delivered": 1, "purged": 0}
+    assert deliver(app, t0) == {"due": 1, "delivered": 0, "not_delivered": 1, "skipped": 0, "purged": 0}
     [d] = deliveries(client, auth, hook["id"])
     assert d["status"] == "pending" and d["attempts"] == 1 and "refused" in d["last_error"]
     assert d["next_attempt_at"] == (t0 + dt.timedelta(seconds=60)).isoformat()
@@ -371,3 +371,19 @@ def test_a_rejected_sync_record_takes_its_deliveries_with_it(app, client, auth):
     assert [x["status"] for x in r.get_json()["results"]] == ["created", "rejected"], r.get_json()
     events = _events(app)
     assert [(e, p["finding"]["id"]) for e, p in events] == [("finding.created", good["findings"][0]["id"])]
+
+
+def test_a_dead_receiver_costs_one_attempt_per_run(app, client, auth, ref, receiver):
+    hook = subscribe(client, auth, receiver.url)
+    healthy = Receiver()
+    try:
+        healthy.up(200)
+        subscribe(client, auth, healthy.url)
+        for site in ref["sites"]["EDZ"][:3]:
+            finding_at(app, site, "FIRE-ELEC-WIRING", severity="general")
+        result = deliver(app, utcnow())
+        assert (result["due"], result["delivered"], result["not_delivered"], result["skipped"]) == (6, 3, 1, 2)
+        assert len(healthy.got) == 3
+        assert sorted(d["attempts"] for d in deliveries(client, auth, hook["id"])) == [0, 0, 1]
+    finally:
+        healthy.close()

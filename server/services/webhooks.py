@@ -373,6 +373,10 @@ def _attempt(d: WebhookDelivery, sub: WebhookSubscription, now: dt.datetime, cfg
 def deliver_due(now: dt.datetime | None = None, limit: int = 100) -> dict:
     """Send what is due at `now` (the real clock unless given), oldest first; purge old rows.
 
+    A receiver that fails once in a run is not tried again in that run (its other due
+    deliveries stay due for the next run), so one dead receiver costs one timeout per run,
+    not one per delivery.
+
     Each delivery is leased before it is sent (its next attempt moved past the timeout and
     committed), so another worker never sends it at the same time; a worker that dies while
     sending leaves it to be sent again when the lease ends (at least once)."""
@@ -384,11 +388,16 @@ def deliver_due(now: dt.datetime | None = None, limit: int = 100) -> dict:
         .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now, WebhookSubscription.active)
         .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit)).scalars())
     db.session.commit()
-    sent = failed = 0
+    sent = failed = skipped = 0
+    down: set[int] = set()  # receivers that failed in this run: their other deliveries wait for the next
     for delivery_id in due:
         q = sa.select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update(skip_locked=True)
         d = db.session.execute(q.execution_options(populate_existing=True)).scalar()
         if d is None or d.status != "pending" or d.next_attempt_at is None or d.next_attempt_at > now:
+            db.session.commit()
+            continue
+        if d.subscription_id in down:
+            skipped += 1
             db.session.commit()
             continue
         d.next_attempt_at = now + lease
@@ -398,8 +407,9 @@ def deliver_due(now: dt.datetime | None = None, limit: int = 100) -> dict:
             sent += 1
         else:
             failed += 1
+            down.add(sub.id)
     purged = db.session.execute(sa.delete(WebhookDelivery).where(
         WebhookDelivery.status.in_(("delivered", "failed")),
         WebhookDelivery.occurred_at < now - dt.timedelta(days=cfg["WEBHOOK_KEEP_DAYS"]))).rowcount
     db.session.commit()
-    return {"due": len(due), "delivered": sent, "not_delivered": failed, "purged": purged}
+    return {"due": len(due), "delivered": sent, "not_delivered": failed, "skipped": skipped, "purged": purged}
