@@ -315,7 +315,7 @@ def test_emitting_is_one_lookup_per_transaction_and_nothing_without_subscribers(
 
 def test_urls_events_and_secrets_are_checked(client, auth):
     for url in ("ftp://receiver.example/x", "javascript:alert(1)", "file:///etc/passwd", "http://", "receiver.example",
-                "https://user:pw@receiver.example/", "http://receiver.example:99999/"):
+                "https://user:pw@receiver.example/", "http://receiver.example:99999/", "http://[::1/x"):
         r = client.post("/api/webhooks", json={"url": url, "events": ["finding.created"]}, headers=auth.headers("admin1"))
         assert r.status_code == 422 and "url" in r.get_json()["errors"]["json"], (url, r.get_json())
     r = client.post("/api/webhooks", json={"url": "https://r.example/", "events": ["finding.deleted"]},
@@ -387,3 +387,11 @@ def test_a_dead_receiver_costs_one_attempt_per_run(app, client, auth, ref, recei
         assert sorted(d["attempts"] for d in deliveries(client, auth, hook["id"])) == [0, 0, 1]
     finally:
         healthy.close()
+
+
+def test_a_url_the_client_cannot_send_is_an_attempts_error_not_the_runs(app, client, auth, ref):
+    hook = subscribe(client, auth, "http://127.0.0.1:9/路径 with spaces")
+    finding_at(app, ref["sites"]["EDZ"][0], "FIRE-ELEC-WIRING", severity="general")
+    assert deliver(app, utcnow())["not_delivered"] == 1
+    [d] = deliveries(client, auth, hook["id"])
+    assert d["attempts"] == 1 and d["last_error"]

@@ -135,7 +135,10 @@ def emit(event: str, payload: dict | None = None, **subjects) -> int:
 
 def check_url(url: str) -> str:
     url = (url or "").strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as e:  # e.g. an unclosed [ of an IPv6 address
+        raise ServiceError(f"this is not a URL: {e}", ("url",)) from None
     if parts.scheme not in ("http", "https"):
         raise ServiceError("a webhook URL starts with http:// or https://", ("url",))
     if not parts.hostname:
@@ -336,6 +339,8 @@ def post(url: str, body: bytes, headers: dict, timeout: float) -> tuple[int | No
         return None, f"connection failed: {reason}"
     except (ConnectionError, OSError) as e:
         return None, f"connection failed: {e}"
+    except Exception as e:  # noqa: BLE001  (a URL the HTTP client cannot send, ...: this attempt's error, never the run's)
+        return None, f"the request could not be made: {type(e).__name__}: {e}"
 
 
 def _attempt(d: WebhookDelivery, sub: WebhookSubscription, now: dt.datetime, cfg: dict) -> bool:
