@@ -78,6 +78,12 @@ def load_config(overrides: dict | None = None) -> dict:
         "S3_SECRET_ACCESS_KEY": _env("S3_SECRET_ACCESS_KEY"),
         "S3_REGION": _env("S3_REGION"),
         "S3_PREFIX": _env("S3_PREFIX", "photos/"),
+        # Official documents (server/services/documents.py, docs/documents.md): the font with the
+        # Chinese glyphs (TTF, OTF or a collection; default: Debian's fonts-wqy-microhei), and the
+        # address staff open the app at, which the documents' QR codes point to (default: the
+        # address the request came to).
+        "PDF_FONT": _env("PDF_FONT"),
+        "PUBLIC_URL": _env("PUBLIC_URL"),
         # flask-smorest / OpenAPI
         "API_TITLE": "fieldcheck",
         "API_VERSION": "0.1.0",

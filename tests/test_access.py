@@ -128,6 +128,10 @@ POLICY = [
     ("POST", "/api/draws/{draw}/replay", Reaches(ALL_STAFF), None),
     # The phone's day and its outbox: inspectors only (tests/test_today.py and tests/test_sync.py
     # walk real days and records).
+    # Official documents: the walk names an order and a visit that do not exist; park scope and the
+    # visit's own inspectors on real ones are in tests/test_documents.py.
+    ("GET", "/api/orders/{order}/notice.pdf", Reaches({"insp1", "insp_chem", "sup1", "legal1", "admin1"}), None),
+    ("GET", "/api/visits/{visit}/record.pdf", Reaches({"insp1", "insp_chem", "sup1", "legal1", "admin1"}), None),
     ("GET", "/api/me/today", {"insp1", "insp_chem"}, None),
     ("POST", "/api/sync", {"insp1", "insp_chem"}, lambda ids: {"device_id": "access-walk", "visits": []}),
 ]
@@ -142,7 +146,8 @@ def _ids(app):
         parks = dict(db.session.execute(sa.select(Park.code, Park.id)).all())
         site = db.session.execute(sa.select(Site.id).where(Site.park_id == parks["EDZ"]).order_by(Site.id)).scalar()
     return {"EDZ": parks["EDZ"], "CHEM": parks["CHEM"], "site": site, "finding": "0b8e4c1e-0000-4000-8000-000000000000",
-            "photo": "9a2d0c1e-0000-4000-8000-000000000000", "day": "2031-01-06", "stop": 999999, "draw": 999999}
+            "photo": "9a2d0c1e-0000-4000-8000-000000000000", "day": "2031-01-06", "stop": 999999, "draw": 999999,
+            "order": 999999, "visit": "5c1d0e2f-0000-4000-8000-000000000000"}
 
 
 def test_every_api_endpoint_is_in_the_policy(app):
@@ -152,7 +157,8 @@ def test_every_api_endpoint_is_in_the_policy(app):
             continue
         path = (rule.rule.replace("<int:park_id>", "{EDZ}").replace("<int:site_id>", "{site}")
                 .replace("<uuid:finding_id>", "{finding}").replace("<uuid:photo_id>", "{photo}")
-                .replace("<day>", "{day}").replace("<int:stop_id>", "{stop}").replace("<int:draw_id>", "{draw}"))
+                .replace("<day>", "{day}").replace("<int:stop_id>", "{stop}").replace("<int:draw_id>", "{draw}")
+                .replace("<int:order_id>", "{order}").replace("<uuid:visit_id>", "{visit}"))
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (method, path) in declared, f"{method} {rule.rule} has no row in the access policy"
 

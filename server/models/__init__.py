@@ -2,6 +2,7 @@
 from .audit import AuditEntry
 from .calendar import CalendarDay, PolicyVersion
 from .catalogue import ChecklistItem, ChecklistTemplate, ViolationType
+from .documents import DocumentCounter, InspectionRecordNumber
 from .findings import Finding, Photo
 from .orders import Case, EducationRecord, LegalReview, Order, Reinspection, ToleranceRecord
 from .parks import Office, Park, Site
@@ -11,7 +12,7 @@ from .visits import CheckResult, SyncConflict, Visit, visit_officers
 
 __all__ = [
     "AuditEntry", "AuthToken", "CalendarDay", "Case", "CaseRequest", "CheckResult", "ChecklistItem",
-    "ChecklistTemplate", "ConflictDeclaration", "Draw", "EducationRecord", "Finding", "LegalReview", "Leave",
+    "ChecklistTemplate", "ConflictDeclaration", "DocumentCounter", "Draw", "EducationRecord", "Finding", "InspectionRecordNumber", "LegalReview", "Leave",
     "LoginFailure", "Office", "Order", "Park", "Photo", "Plan", "PlanStop", "PolicyVersion", "Reinspection",
     "Route", "Site", "SyncConflict", "ToleranceRecord", "User", "ViolationType", "Visit", "route_officers",
     "user_parks", "visit_officers",

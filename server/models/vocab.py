@@ -36,3 +36,5 @@ DRAW_SUBJECTS = ("sites", "inspectors")
 CASE_REQUEST_SOURCES = ("complaint", "alert", "referral")
 CHECKLIST_STATUSES = ("draft", "published", "retired")
 PHOTO_STATUSES = ("waiting", "stored")
+# Numbered documents: rectification notices (the orders), cases, inspection records.
+DOCUMENT_KINDS = ("order", "case", "record")
