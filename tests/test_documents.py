@@ -10,6 +10,7 @@ import io
 import os
 import re
 import uuid
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -144,7 +145,7 @@ def test_the_record_names_the_visit_its_officers_results_findings_and_the_refusa
     pdf = _pdf(resp)
     (tmp_path / "record.pdf").write_bytes(pdf)
     number = f"仪执检录〔{YEAR}〕0001号"
-    assert resp.headers["X-Document-Number"].encode("latin-1").decode("utf-8") == number
+    assert unquote(resp.headers["X-Document-Number"]) == number
     assert f'filename="record-{YEAR}-0001.pdf"' in resp.headers["Content-Disposition"]
     text = _text(pdf)
     for expected in ("现场检查笔录", number, HENGDA, CREDIT, ADDRESS, "日常检查",
@@ -190,8 +191,8 @@ def test_record_numbers_follow_each_other_per_year_without_gaps(app, client, aut
     last_year = make_visit(app, field["sites"][JIANGHAI], dt.datetime(YEAR - 1, 12, 31, 15, 0, tzinfo=dt.timezone.utc))
     # Asked for in another order than they were made: numbered as they are first asked for.
     order = [visits[1], visits[0], str(last_year), visits[2], visits[1]]
-    numbers = [_get(client, auth, f"/api/visits/{v}/record.pdf").headers["X-Document-Number"]
-               .encode("latin-1").decode("utf-8") for v in order]
+    numbers = [unquote(_get(client, auth, f"/api/visits/{v}/record.pdf").headers["X-Document-Number"])
+               for v in order]
     assert numbers == [f"仪执检录〔{YEAR}〕0001号", f"仪执检录〔{YEAR}〕0002号",
                        # 23:00 on 31 December in Beijing is still last year there
                        f"仪执检录〔{YEAR - 1}〕0001号",
@@ -202,6 +203,25 @@ def test_record_numbers_follow_each_other_per_year_without_gaps(app, client, aut
     with app.app_context():
         counters = {(c.kind, c.year): c.last_seq for c in db.session.execute(sa.select(DocumentCounter)).scalars()}
     assert counters == {("record", YEAR): 3, ("record", YEAR - 1): 1}
+
+
+def test_records_asked_for_at_once_get_distinct_numbers_without_gaps(app, client, auth, field):
+    from concurrent.futures import ThreadPoolExecutor
+
+    visits = [_sync_visit(client, auth, field, site=s)["id"] for s in (HENGDA, JIANGHAI, HENGDA)]
+    headers = auth.headers("sup1")
+
+    def ask(visit_id):
+        with app.test_client() as c:
+            r = c.get(f"/api/visits/{visit_id}/record.pdf", headers=headers)
+            assert r.status_code == 200, r.get_json()
+            return visit_id, unquote(r.headers["X-Document-Number"]), r.get_data()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(ask, visits + visits[:1]))  # the first visit asked for twice at once
+    numbers = {v: n for v, n, _ in answers}
+    assert sorted(numbers.values()) == [f"仪执检录〔{YEAR}〕{i:04d}号" for i in (1, 2, 3)]
+    assert answers[0][1:] == answers[-1][1:]  # the same number and the same bytes
 
 
 def test_orders_take_their_numbers_from_the_counter(app, client, auth, field):

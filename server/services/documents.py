@@ -34,11 +34,12 @@ from sqlalchemy.exc import IntegrityError
 
 from ..db import write_intent
 from ..domain import documents as words
+from ..domain.lifecycle import document_number
 from ..domain.policy import default_policy
 from ..extensions import db
 from ..models import (
-    ChecklistItem, ChecklistTemplate, Finding, InspectionRecordNumber, Office, Order, Photo, PolicyVersion, Site, User, ViolationType,
-    Visit, visit_officers,
+    ChecklistItem, ChecklistTemplate, Finding, InspectionRecordNumber, Office, Order, Photo, PolicyVersion, Site, User,
+    ViolationType, Visit, visit_officers,
 )
 from ..models.types import utcnow
 from ..storage import StorageUnavailable, derived_key, photo_store
@@ -180,8 +181,10 @@ def _photo_bytes(photos: list[Photo]) -> dict[str, bytes | None]:
             continue
         try:
             stream, _size = store.open(derived_key(p.sha256, "thumb"))
-            with stream:
+            try:
                 out[str(p.id)] = stream.read()
+            finally:
+                stream.close()
         except FileNotFoundError:
             log.error("photo %s: its thumbnail is missing from the store", p.id)
         except (StorageUnavailable, OSError):
@@ -314,20 +317,19 @@ def record_number(visit: Visit, user: User, policy: dict) -> InspectionRecordNum
         found = db.session.get(InspectionRecordNumber, visit_id, populate_existing=True)
         if found is not None:
             return found
-        seq = numbering.next_seq("record", year)
-        from ..domain.lifecycle import document_number
-
-        row = InspectionRecordNumber(visit_id=visit_id, number=document_number(prefix, year, seq), year=year,
-                                     seq=seq, numbered_at=utcnow(), numbered_by=user.id)
-        db.session.add(row)
-        audit.record("record.number", "visit", visit_id, {"number": row.number, "year": year, "seq": seq}, user.id)
         try:
-            db.session.commit()
+            seq = numbering.next_seq("record", year)
+            row = InspectionRecordNumber(visit_id=visit_id, number=document_number(prefix, year, seq), year=year,
+                                         seq=seq, numbered_at=utcnow(), numbered_by=user.id)
+            db.session.add(row)
+            db.session.flush()
         except IntegrityError:
             # Another request numbered this visit at the same moment: its number stands (and this
-            # transaction's counter step was rolled back with it, so no number is lost).
+            # transaction's counter step is rolled back, so no number is skipped).
             db.session.rollback()
             return db.session.get(InspectionRecordNumber, visit_id)
+        audit.record("record.number", "visit", visit_id, {"number": row.number, "year": year, "seq": seq}, user.id)
+        db.session.commit()
         return row
     finally:
         write_intent.reset(token)
