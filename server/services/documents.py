@@ -586,7 +586,7 @@ def _signatures(pdf: _Page, doc: words.Document, images: dict[str, bytes | None]
         _image(pdf, sig, MARGIN_X + 28, y - 2, 50, 20)
         y += 22
     # The seal area: the bureau's name and the date, where the seal is stamped over them.
-    cx, cy, r = A4_W - MARGIN_X - 28, top + 18, 18
+    cx, cy, r = A4_W - MARGIN_X - 28, top + 18, 20
     pdf.set_draw_color(170, 170, 170)
     pdf.set_dash_pattern(dash=1.2, gap=1.2)
     pdf.set_line_width(0.3)
