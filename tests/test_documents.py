@@ -406,3 +406,39 @@ def test_wrapping_never_starts_a_line_with_a_comma():
         assert not any(line[0] in "，。：》" for line in lines[1:]), (width, lines)
         assert not any(line[-1] == "《" for line in lines[:-1]), (width, lines)
         assert all(_width(line) <= width for line in lines), (width, lines)
+
+
+WORKER = """
+import datetime as dt, hashlib, io
+from PIL import Image
+from server.domain import documents as w
+from server.services.documents import font_path, render
+tz = dt.timezone(dt.timedelta(hours=8))
+buf = io.BytesIO()
+Image.new("RGB", (320, 240), (10, 100, 200)).save(buf, "JPEG")
+facts = w.NoticeFacts(
+    authority="综合执法局", authority_address="", number="仪执责改〔2026〕0001号",
+    issued_at=dt.datetime(2026, 11, 26, 10, tzinfo=tz), party=w.Party("仪征市恒达机械有限公司", None, ""),
+    place="科技园路8号", found_at=dt.datetime(2026, 11, 26, 9, tzinfo=tz),
+    breach=w.Breach("FIRE-ELEC-WIRING", "电器线路不符合消防技术标准", "《中华人民共和国消防法》第二十七条第二款",
+                    "《中华人民共和国消防法》第六十六条"),
+    deadline=dt.date(2026, 12, 10), reinspection_due=dt.date(2026, 12, 21), officers=[w.Officer("张三", "JS-1")],
+    issued_by="王五", photos=[w.PhotoFacts("p", None, None, None)], url="https://x/#/finding/1")
+print(hashlib.sha256(render(w.notice(facts), font_path(), {"p": buf.getvalue()}, "Asia/Shanghai")).hexdigest())
+"""
+
+
+def test_another_worker_process_makes_the_same_bytes(font):
+    """Two gunicorn workers answer the same document: nothing may hang on a process's hash seed."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    digests = set()
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}
+        run = subprocess.run([sys.executable, "-c", WORKER], env=env, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr
+        digests.add(run.stdout.strip())
+    assert len(digests) == 1, digests
