@@ -184,6 +184,11 @@ def test_asking_again_gives_the_same_number_and_the_same_bytes(app, client, auth
     with app.app_context():
         numbered = db.session.execute(sa.select(AuditEntry.summary).where(AuditEntry.action == "record.number")).all()
     assert len(numbered) == 1  # numbered once, by the first request
+    from server.models import DocumentCounter
+
+    with app.app_context():  # the order took its number from the same kind of counter
+        counters = {(c.kind, c.year): c.last_seq for c in db.session.execute(sa.select(DocumentCounter)).scalars()}
+    assert counters == {("order", YEAR): 1, ("record", YEAR): 1}
 
 
 def test_record_numbers_follow_each_other_per_year_without_gaps(app, client, auth, field):
@@ -222,17 +227,6 @@ def test_records_asked_for_at_once_get_distinct_numbers_without_gaps(app, client
     numbers = {v: n for v, n, _ in answers}
     assert sorted(numbers.values()) == [f"仪执检录〔{YEAR}〕{i:04d}号" for i in (1, 2, 3)]
     assert answers[0][1:] == answers[-1][1:]  # the same number and the same bytes
-
-
-def test_orders_take_their_numbers_from_the_counter(app, client, auth, field):
-    first = _ordered(client, auth, field)["order"]["number"]
-    second = _ordered(client, auth, field)["order"]["number"]
-    assert [first, second] == [f"仪执责改〔{YEAR}〕0001号", f"仪执责改〔{YEAR}〕0002号"]
-    from server.extensions import db
-    from server.models import DocumentCounter
-
-    with app.app_context():
-        assert db.session.get(DocumentCounter, ("order", YEAR)).last_seq == 2
 
 
 # --- who gets them -------------------------------------------------------------------------------
@@ -301,7 +295,24 @@ def _latin_only_font(tmp_path) -> str:
     return str(path)
 
 
-def test_the_title_is_drawn_in_chinese_glyphs_not_blank_or_tofu(app, client, auth, field, tmp_path):
+def _assert_qr_encodes(image, url: str) -> None:
+    """The QR code drawn on the page has the modules of the code of `url`, one by one."""
+    import qrcode
+
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
+    code.add_data(url)
+    code.make(fit=True)
+    matrix = code.get_matrix()
+    n = len(matrix)
+    x0, y0, size = 210 - 22 - 24, 16 - 4, 24  # mm, as services/documents.py draws it
+    px = 72 * SCALE / 25.4
+    gray = image.convert("L")
+    seen = [[gray.getpixel((round((x0 + (c + 0.5) * size / n) * px), round((y0 + (r + 0.5) * size / n) * px))) < 128
+             for c in range(n)] for r in range(n)]
+    assert seen == [[bool(v) for v in row] for row in matrix]
+
+
+def test_the_title_is_drawn_in_chinese_glyphs_and_the_qr_code_encodes_the_link(app, client, auth, field, tmp_path):
     from fpdf import FPDF
 
     from server.services.documents import font_path
@@ -309,6 +320,7 @@ def test_the_title_is_drawn_in_chinese_glyphs_not_blank_or_tofu(app, client, aut
     made = _ordered(client, auth, field)
     image = _render(_pdf(_get(client, auth, f"/api/orders/{made['order']['id']}/notice.pdf")))
     image.save(tmp_path / "notice-page1.png")
+    _assert_qr_encodes(image, f"http://localhost/#/finding/{made['finding']}")
     drawn = _dark(image, TITLE_BOX)
     area = (TITLE_BOX[2] - TITLE_BOX[0]) * (TITLE_BOX[3] - TITLE_BOX[1]) / 25.4 ** 2 * (72 * SCALE) ** 2
     assert 0.04 * area < drawn < 0.5 * area, (drawn, area)  # strokes, not an empty or a filled box
@@ -332,7 +344,7 @@ def test_the_title_is_drawn_in_chinese_glyphs_not_blank_or_tofu(app, client, aut
     assert latin < 0.01 * area < 0.04 * area < real, (latin, real, area)
 
 
-def test_a_font_without_chinese_is_refused_before_anything_is_made(app, font, tmp_path):
+def test_a_font_without_chinese_is_refused_before_anything_is_made(font, tmp_path):
     from server.services.documents import font_path
     from server.services.errors import ServiceError
 
@@ -342,23 +354,6 @@ def test_a_font_without_chinese_is_refused_before_anything_is_made(app, font, tm
     with pytest.raises(ServiceError) as latin:
         font_path(_latin_only_font(tmp_path))
     assert latin.value.status == 503 and "no Chinese glyphs" in str(latin.value)
-
-
-def test_the_qr_code_on_the_page_encodes_the_findings_link(app, client, auth, field):
-    import qrcode
-
-    made = _ordered(client, auth, field)
-    image = _render(_pdf(_get(client, auth, f"/api/orders/{made['order']['id']}/notice.pdf"))).convert("L")
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
-    code.add_data(f"http://localhost/#/finding/{made['finding']}")
-    code.make(fit=True)
-    matrix = code.get_matrix()
-    n = len(matrix)
-    x0, y0, size = 210 - 22 - 24, 16 - 4, 24  # mm, as services/documents.py draws it
-    px = 72 * SCALE / 25.4
-    seen = [[image.getpixel((round((x0 + (c + 0.5) * size / n) * px), round((y0 + (r + 0.5) * size / n) * px))) < 128
-             for c in range(n)] for r in range(n)]
-    assert seen == [[bool(v) for v in row] for row in matrix]
 
 
 # --- the words, without a page -------------------------------------------------------------------
