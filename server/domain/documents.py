@@ -150,20 +150,6 @@ class Document:
     ascii_filename: str
     keywords: tuple[str, ...] = field(default=())
 
-    def text(self) -> str:
-        """Every word of the document in reading order, as a reader of the PDF gets it back."""
-        lines = [self.authority, self.title, self.number]
-        for b in self.blocks:
-            if b.kind == "table":
-                lines.extend(" ".join(r) for r in b.rows)
-            else:
-                lines.append(f"{b.label}{b.text}")
-        for c in self.photos:
-            lines.extend(c.lines)
-        lines.extend(f"{who}{line}" for who, line in self.signatures)
-        lines.extend(self.seal)
-        return "\n".join(lines)
-
 
 VISIT_KINDS_ZH = {"routine": "日常检查", "key": "重点检查", "random": "“双随机”抽查", "reinspection": "复查",
                   "case": "案件调查"}
