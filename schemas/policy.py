@@ -92,6 +92,7 @@ KNOBS: dict[str, fields.Field] = {
     "clock_warning_days": _count(0, 365),
     "order_number_prefix": Text(validate=validate.Length(min=1, max=20)),
     "case_number_prefix": Text(validate=validate.Length(min=1, max=20)),
+    "record_number_prefix": Text(validate=validate.Length(min=1, max=20)),
     "geofence_radius_m": _count(1, 50_000),
     "gps_accuracy_threshold_m": _count(1, 50_000),
     "device_clock_tolerance_h": _count(1, 24 * 365),

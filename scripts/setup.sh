@@ -42,6 +42,11 @@ fi
 
 if have dpkg-query; then
     deb_installed libsqlite3-mod-spatialite || required+=(libsqlite3-mod-spatialite)
+    # The Chinese font the PDF documents are set in (server/services/documents.py): without it
+    # the app runs, and only the notices and records are refused (FIELDCHECK_PDF_FONT names another).
+    if ! deb_installed fonts-wqy-microhei; then
+        optional+=(fonts-wqy-microhei); optional_why+=("the PDF notices and records (and their tests)")
+    fi
 fi
 
 # PostGIS for the PostgreSQL server(s) on this machine, matched by major version. Only a

@@ -91,6 +91,12 @@ def load_config(overrides: dict | None = None) -> dict:
         "SYNC_HEALTH_SILENT_HOURS": float(_env("SYNC_HEALTH_SILENT_HOURS", "8")),
         "SYNC_HEALTH_OLDEST_HOURS": float(_env("SYNC_HEALTH_OLDEST_HOURS", "24")),
         "SYNC_HEALTH_NEAR_QUOTA": float(_env("SYNC_HEALTH_NEAR_QUOTA", "0.8")),
+        # Official documents (server/services/documents.py, docs/documents.md): the font with the
+        # Chinese glyphs (TTF, OTF or a collection; default: Debian's fonts-wqy-microhei), and the
+        # address staff open the app at, which the documents' QR codes point to (default: the
+        # address the request came to).
+        "PDF_FONT": _env("PDF_FONT"),
+        "PUBLIC_URL": _env("PUBLIC_URL"),
         # flask-smorest / OpenAPI
         "API_TITLE": "fieldcheck",
         "API_VERSION": "0.1.0",

@@ -4,6 +4,7 @@ it fails the completeness test, so nobody adds one without deciding who may call
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -128,6 +129,10 @@ POLICY = [
     ("POST", "/api/draws/{draw}/replay", Reaches(ALL_STAFF), None),
     # The phone's day and its outbox: inspectors only (tests/test_today.py and tests/test_sync.py
     # walk real days and records).
+    # Official documents: the walk names an order and a visit that do not exist; park scope and the
+    # visit's own inspectors on real ones are in tests/test_documents.py.
+    ("GET", "/api/orders/{order}/notice.pdf", Reaches({"insp1", "insp_chem", "sup1", "legal1", "admin1"}), None),
+    ("GET", "/api/visits/{visit}/record.pdf", Reaches({"insp1", "insp_chem", "sup1", "legal1", "admin1"}), None),
     ("GET", "/api/me/today", {"insp1", "insp_chem"}, None),
     ("POST", "/api/sync", {"insp1", "insp_chem"}, lambda ids: {"device_id": "access-walk", "visits": []}),
     # Webhooks: admins only (tests/test_webhooks.py delivers to a real receiver).
@@ -153,7 +158,16 @@ def _ids(app):
         site = db.session.execute(sa.select(Site.id).where(Site.park_id == parks["EDZ"]).order_by(Site.id)).scalar()
     return {"EDZ": parks["EDZ"], "CHEM": parks["CHEM"], "site": site, "finding": "0b8e4c1e-0000-4000-8000-000000000000",
             "photo": "9a2d0c1e-0000-4000-8000-000000000000", "day": "2031-01-06", "stop": 999999, "draw": 999999,
-            "hook": 999999, "delivery": "5e1d0c1e-0000-4000-8000-000000000000"}
+            "hook": 999999, "delivery": "5e1d0c1e-0000-4000-8000-000000000000",
+            "order": 999999, "visit": "5c1d0e2f-0000-4000-8000-000000000000"}
+
+
+def _placeholders(rule: str) -> str:
+    """/api/parks/<int:park_id>/x -> /api/parks/{EDZ}/x: a URL variable `<name_id>` is the placeholder {name}."""
+    def name(m):
+        var = m.group(1)
+        return "{EDZ}" if var == "park_id" else "{" + var.removesuffix("_id") + "}"
+    return re.sub(r"<(?:\w+:)?(\w+)>", name, rule)
 
 
 def test_every_api_endpoint_is_in_the_policy(app):
@@ -161,10 +175,7 @@ def test_every_api_endpoint_is_in_the_policy(app):
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api") or rule.rule in NOT_API:
             continue
-        path = (rule.rule.replace("<int:park_id>", "{EDZ}").replace("<int:site_id>", "{site}")
-                .replace("<uuid:finding_id>", "{finding}").replace("<uuid:photo_id>", "{photo}")
-                .replace("<day>", "{day}").replace("<int:stop_id>", "{stop}").replace("<int:draw_id>", "{draw}")
-                .replace("<int:hook_id>", "{hook}").replace("<uuid:delivery_id>", "{delivery}"))
+        path = _placeholders(rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (method, path) in declared, f"{method} {rule.rule} has no row in the access policy"
 

@@ -295,6 +295,12 @@ def test_supervisor_confirms_and_issues_an_order(desk, app, seeded):
     expect(page.locator("#finding-deadline .clock-day")).to_have_text(zh_day(deadline))
     expect(page.locator("#finding-deadline .clock-words")).to_have_text(f"还剩 {left} 天" if left != 1 else "还剩 1 天")
     expect(page.locator(f'#records [data-order="{number}"]')).to_contain_text("执行中")
+    # The notice as PDF: the button fetches it with the token and hands it over as a file.
+    with page.expect_download() as got:
+        page.click(f'#records [data-order="{number}"] button.doc-pdf')
+    assert got.value.suggested_filename == f"责令限期整改通知书{number}.pdf"
+    with open(got.value.path(), "rb") as fh:
+        assert fh.read(5) == b"%PDF-"
     expect(page.locator("#timeline")).to_contain_text("下达责令改正通知书")
     expect(page.locator("#timeline")).to_contain_text("线路老化，限期更换")
     # The next steps follow the state: the commitment letter and the re-inspection.

@@ -37,6 +37,12 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_checklist_templates')),
     sa.UniqueConstraint('code', 'version', name=op.f('uq_checklist_templates_code_version'))
     )
+    op.create_table('document_counters',
+    sa.Column('kind', sa.Enum('order', 'case', 'record', name='document_kind', native_enum=False, create_constraint=True), nullable=False),
+    sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('last_seq', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('kind', 'year', name=op.f('pk_document_counters'))
+    )
     op.create_table('login_failures',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('username', sa.String(length=64), nullable=False),
@@ -486,6 +492,19 @@ def upgrade():
         batch_op.create_index('ix_findings_tier_queue', ['final_tier', 'queue_due', 'queue_rank', 'id', 'park_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_findings_visit_id'), ['visit_id'], unique=False)
 
+    op.create_table('inspection_record_numbers',
+    sa.Column('visit_id', sa.Uuid(), nullable=False),
+    sa.Column('number', sa.String(length=40), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('numbered_at', server.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('numbered_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['numbered_by'], ['users.id'], name=op.f('fk_inspection_record_numbers_numbered_by_users')),
+    sa.ForeignKeyConstraint(['visit_id'], ['visits.id'], name=op.f('fk_inspection_record_numbers_visit_id_visits')),
+    sa.PrimaryKeyConstraint('visit_id', name=op.f('pk_inspection_record_numbers')),
+    sa.UniqueConstraint('number', name=op.f('uq_inspection_record_numbers_number')),
+    sa.UniqueConstraint('year', 'seq', name=op.f('uq_inspection_record_numbers_year_seq'))
+    )
     op.create_table('route_officers',
     sa.Column('route_id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -743,6 +762,7 @@ def downgrade():
     op.drop_table('cases')
     op.drop_table('visit_officers')
     op.drop_table('route_officers')
+    op.drop_table('inspection_record_numbers')
     with op.batch_alter_table('findings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_findings_visit_id'))
         batch_op.drop_index('ix_findings_tier_queue')
@@ -841,6 +861,7 @@ def downgrade():
         batch_op.drop_index('ix_login_failures_addr_at')
 
     op.drop_table('login_failures')
+    op.drop_table('document_counters')
     op.drop_table('checklist_templates')
     op.drop_table('calendar_days')
     # ### end Alembic commands ###

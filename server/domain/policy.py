@@ -25,9 +25,11 @@ DEFAULT_POLICY: dict = {
     "limitation_years": 2,
     "limitation_years_harm": 5,
     "clock_warning_days": 3,
-    # Document numbers, per year: 仪执责改〔2026〕0001号 (rectification notices), 仪执立〔2026〕0001号 (cases).
+    # Document numbers, per year: 仪执责改〔2026〕0001号 (rectification notices), 仪执立〔2026〕0001号 (cases),
+    # 仪执检录〔2026〕0001号 (inspection records, docs/documents.md).
     "order_number_prefix": "仪执责改",
     "case_number_prefix": "仪执立",
+    "record_number_prefix": "仪执检录",
     # Section 7 / on-site proof.
     "geofence_radius_m": 150,
     "gps_accuracy_threshold_m": 50,

@@ -38,3 +38,5 @@ CHECKLIST_STATUSES = ("draft", "published", "retired")
 PHOTO_STATUSES = ("waiting", "stored")
 WEBHOOK_EVENTS = ("finding.created", "finding.tier_changed", "order.overdue", "case.opened", "plan.published")
 DELIVERY_STATUSES = ("pending", "delivered", "failed")
+# Numbered documents: rectification notices (the orders), cases, inspection records.
+DOCUMENT_KINDS = ("order", "case", "record")

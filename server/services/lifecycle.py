@@ -36,14 +36,13 @@ from ..models import (
 )
 from ..models.types import utcnow
 from ..models.vocab import TIERS
-from . import audit, webhooks
+from . import audit, numbering, webhooks
 from .calendar import work_calendar
 from .errors import Conflict, NotFound, ServiceError
 from .findings import attach_photos
 
 log = logging.getLogger("fieldcheck.lifecycle")
 
-NUMBER_LOCK_KEY = 0x6E756D626572  # "number": one writer of document numbers at a time on PostgreSQL
 # How far ahead of the server's clock a re-inspection time may be (a phone's clock drifts).
 FUTURE_SKEW = dt.timedelta(minutes=10)
 
@@ -192,12 +191,15 @@ def _done(commit: bool) -> None:
 
 
 def _next_number(model, prefix: str, year: int) -> str:
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": NUMBER_LOCK_KEY})
-    head = f"{prefix}〔{year}〕"
-    taken = db.session.execute(sa.select(model.number).where(model.number.startswith(head, autoescape=True))).scalars()
-    seq = max((rules.parse_seq(n, prefix, year) or 0 for n in taken), default=0)
-    return rules.document_number(prefix, year, seq + 1)
+    """The next number from the per-year counter of orders or cases (services/numbering.py)."""
+
+    def highest_taken() -> int:  # only when the year's counter is first made
+        head = f"{prefix}〔{year}〕"
+        taken = db.session.execute(sa.select(model.number).where(model.number.startswith(head, autoescape=True)))
+        return max((rules.parse_seq(n, prefix, year) or 0 for n in taken.scalars()), default=0)
+
+    kind = "order" if model is Order else "case"
+    return rules.document_number(prefix, year, numbering.next_seq(kind, year, highest_taken))
 
 
 # --- the tier ------------------------------------------------------------------------------

@@ -13,6 +13,31 @@ import { loadLeaflet } from "../map.js";
 import { TIERS, tierBadge, tierChange } from "../tier.js";
 import { flagBadges } from "./queue.js";
 
+// A button that fetches an official document with the bearer token and hands it to the browser
+// (an <a download> click: no pop-up to block), named as the server names it.
+function pdfButton(label, path, token) {
+  const button = h("button", { type: "button", class: "secondary small doc-pdf", "data-doc": path, text: label });
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const resp = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+      if (!resp.ok) throw new Error((await resp.json().catch(() => null))?.message || resp.statusText);
+      const named = /filename\*=UTF-8''([^;]+)/.exec(resp.headers.get("Content-Disposition") || "");
+      const url = URL.createObjectURL(await resp.blob());
+      const a = h("a", { href: url, download: named ? decodeURIComponent(named[1]) : "document.pdf" });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+    } catch (err) {
+      button.replaceWith(h("p", { class: "warning", role: "alert", text: t("doc.failed", { message: err.message }) }));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return button;
+}
+
 const when = (iso) => (iso ? formatDateTime(iso) : "");
 const yesNo = (v) => t(v ? "detail.yes" : "detail.no");
 const key = (action) => action.replace(/[/-]/g, "_");
@@ -104,7 +129,7 @@ export function photosSection(d, photos) {
       : h("p", { class: "muted", text: t("detail.photos.none") }));
 }
 
-function mapSection(d, maps) {
+function mapSection(d, maps, token) {
   const m = d.map || {};
   const v = d.visit;
   const box = h("div", { id: "detail-map", class: "map small-map", role: "img", "aria-label": t("detail.map") });
@@ -142,7 +167,8 @@ function mapSection(d, maps) {
     else map.fitBounds(bounds, { paddingTopLeft: [72, 48], paddingBottomRight: [72, 48], maxZoom: 18 });
     return map;
   });
-  return section("where", t("detail.where"), box, words);
+  return section("where", t("detail.where"), box, words,
+    pdfButton(t("doc.record"), `/api/visits/${encodeURIComponent(v.id)}/record.pdf`, token));
 }
 
 export function checklistSection(d) {
@@ -161,7 +187,7 @@ export function checklistSection(d) {
     items.length ? h("ul", { class: "checklist" }, items) : null);
 }
 
-function ordersSection(d) {
+function ordersSection(d, token) {
   if (!d.orders.length && !d.case && !d.legal_reviews.length && !d.education_records.length) return null;
   const orders = d.orders.map((o) => h("article", { class: "record", "data-order": o.number },
     h("h4", {}, t("detail.order", { number: o.number }), " ", h("span", { class: "status", text: word("order", o.status) })),
@@ -172,6 +198,7 @@ function ordersSection(d) {
       [t("detail.order.commitment"), word("commitment", o.commitment)],
       [t("detail.order.closed"), when(o.closed_at)],
     ]),
+    pdfButton(t("doc.notice"), `/api/orders/${o.id}/notice.pdf`, token),
     o.reinspections.length ? h("ul", { class: "sublist" }, o.reinspections.map((r) => h("li", {},
       t("detail.reinspection", { when: when(r.at), outcome: word("reinspection", r.outcome), by: person(r.recorded_by) }),
       r.note ? h("span", { class: "sub", text: r.note }) : null))) : null));
@@ -433,10 +460,10 @@ export function render(root, ctx, id) {
       findingHeader(d),
       h("div", { class: "detail-grid" },
         h("div", { class: "detail-main" },
-          ruleSection(d), inputsSection(d), violationSection(d), checklistSection(d), ordersSection(d), historySection(d)),
+          ruleSection(d), inputsSection(d), violationSection(d), checklistSection(d), ordersSection(d, ctx.session.token), historySection(d)),
         h("div", { class: "detail-side" },
           actionPanel(d, yours, { onDone: (message) => load(message) }),
-          photosSection(d, photos), mapSection(d, maps))));
+          photosSection(d, photos), mapSection(d, maps, ctx.session.token))));
     document.title = `${d.enterprise.name} · ${t("app.title")}`;
     for (const draw of maps) {
       draw().then((m) => { if (alive) map = m; else if (m) m.remove(); },
