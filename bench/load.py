@@ -145,7 +145,9 @@ def build(url: str, data_dir: Path) -> dict:
             used.add(lead.id)
         sups = [u.username for u in db.session.execute(
             sa.select(User).where(User.role.in_(("supervisor", "admin"))).order_by(User.username)).scalars()]
-        sup_tokens = [login(u, DEMO_PASSWORD, "127.0.0.1")[0] for u in sups[:SUPERVISORS]]
+        # Five supervisors' desks: the demo city's supervisors and admin, each logged in on as
+        # many desks as it takes (every desk its own token).
+        sup_tokens = [login(sups[i % len(sups)], DEMO_PASSWORD, "127.0.0.1")[0] for i in range(SUPERVISORS)]
         db.session.remove()
         db.engine.dispose()
     if not teams:

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from sqlalchemy.engine import make_url
 
 from tests.conftest import PG_URL, TEST_SECRET, _admin_engine
+from tests.test_storage import s3_endpoint  # noqa: F401  (the session's moto server)
 from tests.photo_helpers import upload
 from tests.sync_helpers import HENGDA, failing, finding, fix_near, load_field_data, post_sync, visit
 
@@ -197,3 +198,53 @@ def test_a_backup_taken_while_phones_sync_restores_consistent(app, db_url, fille
     assert {str(v) for v in visits} <= set(sent)
     assert len(visits) >= 3 and len(visits) <= during + 1
     assert all(results[v] == 3 and findings[v] == 2 for v in visits)
+
+
+def test_photos_in_an_s3_store_go_into_the_backup_and_back_into_another_bucket(
+        templates, tmp_path, monkeypatch, s3_endpoint, shared_fixtures):  # noqa: F811
+    import boto3
+
+    from server import create_app
+    from server.extensions import db
+    from tests.conftest import AuthActions
+
+    client_s3 = boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="test-key",
+                             aws_secret_access_key="test-secret", region_name="us-east-1")
+    buckets = [f"fieldcheck-{uuid.uuid4().hex[:12]}" for _ in range(2)]
+    for b in buckets:
+        client_s3.create_bucket(Bucket=b)
+    s3 = {"PHOTO_STORE": "s3", "S3_ENDPOINT_URL": s3_endpoint, "S3_ACCESS_KEY_ID": "test-key",
+          "S3_SECRET_ACCESS_KEY": "test-secret", "S3_REGION": "us-east-1"}
+    url = templates.copy("spatialite", tmp_path)
+    app = create_app({"DATABASE_URL": url, "DATA_DIR": str(tmp_path / "data"), "SECRET_KEY": TEST_SECRET,
+                      "S3_BUCKET": buckets[0], **s3})
+    field = load_field_data(app)
+    client = app.test_client()
+    headers = AuthActions(client).headers("insp1")
+    pid = uuid.uuid4()
+    rec = _record(field, [pid])
+    assert post_sync(client, headers, [rec]).status_code == 200
+    jpeg = sorted((shared_fixtures / "photos" / "gps").glob("*.jpg"))[0].read_bytes()
+    assert upload(client, headers, pid, jpeg, finding_id=rec["findings"][0]["id"]).status_code == 201
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+    for k, v in s3.items():
+        monkeypatch.setenv(f"FIELDCHECK_{k}", v)
+    monkeypatch.setenv("FIELDCHECK_S3_BUCKET", buckets[0])
+    dest = tmp_path / "backup"
+    r = _cli(monkeypatch, url, tmp_path / "data", "backup", str(dest))
+    assert r.exit_code == 0 and "3 photo objects" in r.output, r.output
+    monkeypatch.setenv("FIELDCHECK_S3_BUCKET", buckets[1])
+    restored_dir = tmp_path / "restored"
+    r = _cli(monkeypatch, f"sqlite:///{restored_dir / 'fieldcheck.db'}", restored_dir, "restore", str(dest))
+    assert r.exit_code == 0, r.output
+
+    def objects(bucket):
+        listed = client_s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+        return {o["Key"]: hashlib.sha256(client_s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()).hexdigest()
+                for o in listed}
+
+    assert objects(buckets[1]) == objects(buckets[0]) and len(objects(buckets[0])) == 3
+    assert hashlib.sha256(jpeg).hexdigest() in {k.rsplit("/", 1)[-1] for k in objects(buckets[1])}
