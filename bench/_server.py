@@ -76,7 +76,7 @@ class Server:
             argv += ["--timeout", str(self.timeout_s)]
         return argv + ["server:create_app()"]
 
-    def start(self, wait_s: float = 60) -> "Server":
+    def start(self, wait_s: float = 120) -> "Server":
         # A new session: SIGKILL of the group takes the master and its workers at once, as a
         # power cut or the OOM killer would.
         with open(self.log_path, "ab") as log:

@@ -40,7 +40,7 @@ PHONES = ("insp1", "insp2")
 BATCHES = 3           # per phone
 VISITS_PER_BATCH = 4  # each with two findings, the first with one photo
 KILLS = 3             # per seed
-DEADLINE_S = 120
+DEADLINE_S = 300     # a cap for a very busy machine; a quiet one needs about 15 s a seed
 
 
 def _photos(shared: Path, n: int, rng: random.Random) -> list[bytes]:
@@ -97,21 +97,17 @@ class Phone(threading.Thread):
             self.problems.append(f"{type(e).__name__}: {e}")
 
     def _sync(self, records):
-        while True:
-            status, data = self._try(lambda: request(self.port, "POST", "/api/sync",
-                                                     {"device_id": f"crash-{self.username}", "visits": records},
-                                                     self.token, timeout=60))
-            if status >= 500:
-                self.problems.append(f"sync answered {status}: {data[:300]!r}")
-                return
-            assert status == 200, (status, data[:500])
-            results = json.loads(data)["results"]
-            bad = [r for r in results if r["status"] not in ("created", "duplicate")]
-            if bad:
-                self.problems.append(f"sync: {bad[:2]}")
-                return
-            self.acked_visits |= {r["id"] for r in results}
+        status, data = self._try(lambda: request(self.port, "POST", "/api/sync",
+                                                 {"device_id": f"crash-{self.username}", "visits": records},
+                                                 self.token, timeout=60))
+        if status != 200:
+            self.problems.append(f"sync answered {status}: {data[:300]!r}")
             return
+        results = json.loads(data)["results"]
+        bad = [r for r in results if r["status"] not in ("created", "duplicate")]
+        if bad:
+            self.problems.append(f"sync: {bad[:2]}")
+        self.acked_visits |= {r["id"] for r in results if r["status"] in ("created", "duplicate")}
 
     def _photo(self, photo_id, finding_id, data):
         status, body = self._try(lambda: upload_photo(self.port, self.token, photo_id, data, finding_id,
