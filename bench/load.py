@@ -11,7 +11,8 @@ For each engine: a fresh database (SQLite: a file; PostgreSQL: a new database wi
 - the load: N phones, each a thread that sends its day (8 visits: 7 checklist results each, a
   finding on 4 of them, two certified officers) as two POST /api/sync batches of 4, all
   starting at once; meanwhile 5 supervisors page GET /api/findings (limit 50) with its cursor,
-  from the first page to the last, over and over until the phones are done;
+  from the first page to the last, over and over until the phones are done (without pause
+  unless --think-s);
 - then it checks that nothing was lost: every visit acknowledged is stored once, with all its
   results and findings.
 
@@ -221,7 +222,8 @@ def phone(port: int, token: str, device: str, day: list[dict], step: Step, go: t
                     step.sync_errors.append(f"{r['status']}: {r.get('message')}")
 
 
-def supervisor(port: int, token: str, step: Step, done: threading.Event, go: threading.Event) -> None:
+def supervisor(port: int, token: str, step: Step, done: threading.Event, go: threading.Event,
+               think_s: float = 0.0) -> None:
     go.wait()
     cursor = None
     while not done.is_set():
@@ -243,6 +245,7 @@ def supervisor(port: int, token: str, step: Step, done: threading.Event, go: thr
                 cursor = None
                 continue
         cursor = json.loads(data).get("next_cursor")  # the last page: start again from the first
+        done.wait(think_s)  # a person reading the page (0: a desk that pages without pause)
 
 
 def baseline(port: int, threads: int, per_thread: int) -> tuple[float, float, float, int]:
@@ -271,7 +274,7 @@ def baseline(port: int, threads: int, per_thread: int) -> tuple[float, float, fl
     return len(times) / wall, pct(times, 50), pct(times, 99), errors[0]
 
 
-def run_step(port: int, world: dict, n_phones: int, rng: random.Random) -> dict:
+def run_step(port: int, world: dict, n_phones: int, rng: random.Random, think_s: float = 0.0) -> dict:
     now = dt.datetime.now(CST).replace(microsecond=0)
     step, go, done = Step(), threading.Event(), threading.Event()
     days = []
@@ -281,7 +284,8 @@ def run_step(port: int, world: dict, n_phones: int, rng: random.Random) -> dict:
         day = day_of_work(rng, team, now)
         days.append(day)
         phones.append(threading.Thread(target=phone, args=(port, team["token"], f"load-{n_phones}-{i}", day, step, go)))
-    sups = [threading.Thread(target=supervisor, args=(port, tok, step, done, go)) for tok in world["supervisors"]]
+    sups = [threading.Thread(target=supervisor, args=(port, tok, step, done, go, think_s))
+            for tok in world["supervisors"]]
     for t in phones + sups:
         t.start()
     t0 = time.perf_counter()
@@ -351,7 +355,7 @@ def run_engine(engine: str, args, steps: list[int]) -> list[dict]:
             for n in steps:
                 h_rate, _h50, h99, h_err = baseline(server.port, min(n, 50), max(4, 200 // min(n, 50)))
                 cpu0 = server.worker_cpu_s()
-                r = run_step(server.port, world, n, rng)
+                r = run_step(server.port, world, n, rng, args.think_s)
                 cpu = server.worker_cpu_s() - cpu0
                 s = r["step"]
                 missing = lost(url, work, s)
@@ -387,13 +391,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers (default 4: two per core)")
     parser.add_argument("--pg-url", default=os.environ.get("FIELDCHECK_TEST_DATABASE_URL"),
                         help="a PostgreSQL server with PostGIS (default: FIELDCHECK_TEST_DATABASE_URL)")
+    parser.add_argument("--think-s", type=float, default=0.0,
+                        help="each supervisor's pause between pages (default 0: paging without pause, the worst case)")
     parser.add_argument("--p99-limit-ms", type=float, default=1000,
                         help="stop raising the phones once the sync's p99 passes this (default 1000)")
     args = parser.parse_args()
     steps = [int(x) for x in (args.phones or ("5,20" if args.quick else "10,25,50,100,200,400")).split(",")]
     print(f"fieldcheck bench/load.py: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"{platform.platform()}; steps {steps} phones; a phone's day: {VISITS_PER_DAY} visits in batches of "
-          f"{BATCH}; {SUPERVISORS} supervisors paging the queue (limit 50); times in ms")
+          f"{BATCH}; {SUPERVISORS} supervisors paging the queue (limit 50, {args.think_s:g} s between pages); "
+          f"times in ms")
     results = []
     for engine in args.engines.split(","):
         results += run_engine(engine.strip(), args, steps)
