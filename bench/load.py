@@ -36,7 +36,7 @@ import json
 import os
 import platform
 import random
-import statistics
+import shutil
 import sys
 import tempfile
 import threading
@@ -380,6 +380,7 @@ def run_engine(engine: str, args, steps: list[int]) -> list[dict]:
                     break
     finally:
         drop_database(url)
+        shutil.rmtree(work, ignore_errors=True)
     return rows
 
 
