@@ -35,14 +35,11 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 import argparse  # noqa: E402
 import datetime as dt  # noqa: E402
 import hashlib  # noqa: E402
-import http.client  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
 import random  # noqa: E402
 import shutil  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
@@ -54,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 SEED = 20261126
-SECRET = "bench-secret-key-that-is-long-enough-0123456789"
+from bench._server import SECRET, Server, request  # noqa: E402
 # Advisory findings (risks, no breach: service S0) are the bulk of a bureau's service tier;
 # breaches are drawn from the catalogue, tolerated and on-overdue rows more often than others.
 SEVERITY = (("advisory", 42), ("minor", 45), ("general", 9), ("serious", 3), ("major_hazard", 1))
@@ -206,59 +203,6 @@ def _state(rng: random.Random, age: int, tier: str, c, today: dt.date):
 # --- measuring --------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(url: str, data_dir: Path, port: int, workers: int) -> subprocess.Popen:
-    env = {**os.environ, "FIELDCHECK_DATABASE_URL": url, "FIELDCHECK_DATA_DIR": str(data_dir),
-           "FIELDCHECK_SECRET_KEY": SECRET}
-    # The argv of `fieldcheck run` (server/cli.py), without the access log.
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
-                             f"127.0.0.1:{port}", "--graceful-timeout", "10", "--no-control-socket",
-                             "server:create_app()"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            status, _ = request(port, "GET", "/api/health")
-            if status == 200:
-                return proc
-        except OSError:
-            time.sleep(0.2)
-        if proc.poll() is not None:
-            raise RuntimeError("gunicorn stopped: " + proc.stderr.read().decode()[-2000:])
-    raise RuntimeError("gunicorn did not answer /api/health within 60 s")
-
-
-def request(port: int, method: str, path: str, body: dict | None = None, token: str | None = None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Content-Type": "application/json"} if body is not None else {}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-    resp = conn.getresponse()
-    data = resp.read()
-    conn.close()
-    return resp.status, data
-
-
-def worker_cpu_s(master_pid: int) -> float:
-    """CPU seconds (user + system) used so far by gunicorn's workers (the master's children)."""
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == master_pid:  # ppid
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-    return total
-
-
 def pct(samples: list[float], p: float) -> float:
     s = sorted(samples)
     return s[min(len(s) - 1, max(0, round(p / 100 * len(s)) - 1))]
@@ -314,8 +258,9 @@ def measure(args) -> None:
             build(url, data_dir, args.findings)
         app = create_app({"DATABASE_URL": url, "DATA_DIR": str(data_dir), "SECRET_KEY": SECRET})
         filters = filters_for(app)
-        port = free_port()
-        proc = start_gunicorn(url, data_dir, port, args.workers)
+        # The argv of `fieldcheck run` (server/cli.py), without the access log.
+        server = Server(url, data_dir, workers=args.workers, timeout_s=None).start()
+        port = server.port
         try:
             tokens = {}
             for user in ("admin", "sup01"):
@@ -339,14 +284,14 @@ def measure(args) -> None:
                     http_ms, rows = [], 0
                     for i in range(args.warmup + args.requests):
                         if i == args.warmup:
-                            cpu0 = worker_cpu_s(proc.pid)
+                            cpu0 = server.worker_cpu_s()
                         t = time.perf_counter()
                         status, data = request(port, "GET", path, token=token)
                         elapsed = (time.perf_counter() - t) * 1000
                         assert status == 200, (path, status, data[:300])
                         if i >= args.warmup:
                             http_ms.append(elapsed)
-                    http_cpu = (worker_cpu_s(proc.pid) - cpu0) * 1000 / args.requests
+                    http_cpu = (server.worker_cpu_s() - cpu0) * 1000 / args.requests
                     rows = len(json.loads(data)["items"])
                     direct_ms = []
                     with app.app_context():
@@ -371,8 +316,7 @@ def measure(args) -> None:
                 for name, plan in query_plans(app, filters, scopes[user]).items():
                     print(f"  {user:6} {name:21} {plan}")
         finally:
-            proc.terminate()
-            proc.wait(timeout=15)
+            server.stop()
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

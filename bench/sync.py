@@ -25,13 +25,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import http.client
 import json
-import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,7 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # The project instead of bench/ first on the path: a bench/NAME.py must not shadow a standard module.
 sys.path[0] = str(ROOT)
 
-SECRET = "bench-secret-key-that-is-long-enough-0123456789"
+from bench._server import SECRET, Server, request  # noqa: E402
+
+
 VISITS_PER_BATCH = 50
 CST = dt.timezone(dt.timedelta(hours=8))
 # (checklist item, catalogue code, domain): the failed items of a visit and their findings.
@@ -54,54 +52,6 @@ BREACHES = [
     ("SAF-010", "SAF-PPE", "safety"),
 ]
 PASSED = ["SAF-001", "SAF-002", "SAF-003", "SAF-005", "SAF-008", "FIRE-001", "ENV-010"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def request(port: int, method: str, path: str, body: dict | None = None, token: str | None = None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    headers = {"Content-Type": "application/json"} if body is not None else {}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-    resp = conn.getresponse()
-    data = resp.read()
-    conn.close()
-    return resp.status, data
-
-
-def start_gunicorn(url: str, data_dir: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "FIELDCHECK_DATABASE_URL": url, "FIELDCHECK_DATA_DIR": str(data_dir),
-           "FIELDCHECK_SECRET_KEY": SECRET}
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}",
-                             "--timeout", "300", "--graceful-timeout", "10", "--no-control-socket",
-                             "server:create_app()"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            status, _ = request(port, "GET", "/api/health")
-            if status == 200:
-                return proc
-        except OSError:
-            time.sleep(0.2)
-        if proc.poll() is not None:
-            raise RuntimeError("gunicorn stopped: " + proc.stderr.read().decode()[-2000:])
-    raise RuntimeError("gunicorn did not answer /api/health within 60 s")
-
-
-def worker_cpu_s(master: subprocess.Popen) -> float:
-    """CPU seconds (user + system) used so far by gunicorn's one worker process."""
-    children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
-    total = 0.0
-    for pid in children:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def build(url: str, data_dir: Path) -> dict:
@@ -211,8 +161,8 @@ def main() -> None:
     url = f"sqlite:///{tmp / 'bench.db'}"
     print(f"building the demo city in {tmp} ...", flush=True)
     world = build(url, tmp)
-    port = free_port()
-    server = start_gunicorn(url, tmp, port)
+    server = Server(url, tmp, workers=1).start()
+    port = server.port
     try:
         status, data = request(port, "POST", "/api/auth/token", {"username": world["lead"], "password": DEMO_PASSWORD})
         assert status == 201, data
@@ -229,10 +179,10 @@ def main() -> None:
             tables = (Visit.__table__, CheckResult.__table__, Finding.__table__)
             for i in range(n_batches):
                 batch = make_batch(rng, world, now)
-                c0, t0 = worker_cpu_s(server), time.perf_counter()
+                c0, t0 = server.worker_cpu_s(), time.perf_counter()
                 status, data = request(port, "POST", "/api/sync", {"device_id": "bench", "visits": batch}, token)
                 sync_s.append(time.perf_counter() - t0)
-                sync_cpu.append(worker_cpu_s(server) - c0)
+                sync_cpu.append(server.worker_cpu_s() - c0)
                 answer = json.loads(data)
                 if status != 200 or answer["counts"]["created"] != VISITS_PER_BATCH:
                     raise RuntimeError(f"sync batch {i}: {status} {json.dumps(answer)[:800]}")
@@ -249,8 +199,7 @@ def main() -> None:
             db.session.remove()
             engine.dispose()
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
 
     per_batch = VISITS_PER_BATCH * 2
     total = per_batch * n_batches
