@@ -130,6 +130,11 @@ POLICY = [
     # walk real days and records).
     ("GET", "/api/me/today", {"insp1", "insp_chem"}, None),
     ("POST", "/api/sync", {"insp1", "insp_chem"}, lambda ids: {"device_id": "access-walk", "visits": []}),
+    # Exports: those who read the queue (tests/test_exports.py checks the rows park by park).
+    *[("GET", f"/api/exports/{kind}.{fmt}", {"sup1", "legal1", "admin1"}, None)
+      for kind in ("findings", "orders", "cases", "visits") for fmt in ("csv", "geojson")],
+    # Public results of random inspections (一公开): anyone, no token (tests/test_public_results.py).
+    ("GET", "/api/public/parks/{park_code}/results", PUBLIC, None),
 ]
 NOT_API = {"/api/docs/init.js", "/api/docs/static/<path:filename>"}
 
@@ -142,7 +147,8 @@ def _ids(app):
         parks = dict(db.session.execute(sa.select(Park.code, Park.id)).all())
         site = db.session.execute(sa.select(Site.id).where(Site.park_id == parks["EDZ"]).order_by(Site.id)).scalar()
     return {"EDZ": parks["EDZ"], "CHEM": parks["CHEM"], "site": site, "finding": "0b8e4c1e-0000-4000-8000-000000000000",
-            "photo": "9a2d0c1e-0000-4000-8000-000000000000", "day": "2031-01-06", "stop": 999999, "draw": 999999}
+            "photo": "9a2d0c1e-0000-4000-8000-000000000000", "day": "2031-01-06", "stop": 999999, "draw": 999999,
+            "park_code": "EDZ"}
 
 
 def test_every_api_endpoint_is_in_the_policy(app):
@@ -152,7 +158,8 @@ def test_every_api_endpoint_is_in_the_policy(app):
             continue
         path = (rule.rule.replace("<int:park_id>", "{EDZ}").replace("<int:site_id>", "{site}")
                 .replace("<uuid:finding_id>", "{finding}").replace("<uuid:photo_id>", "{photo}")
-                .replace("<day>", "{day}").replace("<int:stop_id>", "{stop}").replace("<int:draw_id>", "{draw}"))
+                .replace("<day>", "{day}").replace("<int:stop_id>", "{stop}").replace("<int:draw_id>", "{draw}")
+                .replace("<park_code>", "{park_code}"))
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (method, path) in declared, f"{method} {rule.rule} has no row in the access policy"
 
