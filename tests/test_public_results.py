@@ -137,6 +137,8 @@ def test_the_period_filter_and_its_refusals(client, world):
     assert client.get("/api/public/parks/EDZ/results?from=yesterday").status_code == 422
     assert client.get("/api/public/parks/EDZ/results?contact=1").status_code == 422
     assert client.get("/api/public/parks/NOPE/results").status_code == 404
+    assert client.get("/api/public/parks/ED%00Z/results").status_code == 404
+    assert client.get("/public/ED%00Z").status_code == 404
 
 
 def test_officers_are_named_only_when_the_policy_says_so(client, auth, world):

@@ -50,8 +50,9 @@ def _view(kind: str, fmt: str) -> type[MethodView]:
 
     get.__doc__ = f"{kind.capitalize()} as {fmt.upper()}, streamed\n\n{_WHAT[kind]} {words} Content-Disposition " \
                   "names the file with today's date. 403 when a park or enterprise named is not yours."
-    get = require(*EXPORTERS)(blp.arguments(schema, location="query", unknown=RAISE)(
-        blp.response(200, content_type=content_type, description=words)(get)))
+    body = {"type": "string", "format": "binary"}
+    get = blp.response(200, body, content_type=content_type, description=words)(get)
+    get = require(*EXPORTERS)(blp.arguments(schema, location="query", unknown=RAISE)(get))
     return type(f"Export{kind.capitalize()}{fmt.upper()}", (MethodView,), {"get": get})
 
 

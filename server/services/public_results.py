@@ -10,6 +10,7 @@ fine; the officers' names only when the policy's `public_results_show_inspectors
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,7 @@ from .errors import NotFound, ServiceError
 from .exports import WORDS_ZH
 from .queue import CLOSED_STATUSES, bureau_today, policy_values
 
+PARK_CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")  # schemas/parks.py's rule for a park code
 DEFAULT_MONTHS = 3
 MAX_SPAN_DAYS = 366
 MAX_ITEMS = 500  # one answer's inspections, newest first; `truncated` says when there were more
@@ -68,7 +70,9 @@ def park_results(park_code: str, date_from: dt.date | None, date_to: dt.date | N
     zone = ZoneInfo(policy["timezone"])
     if today is None:
         today = bureau_today(policy["timezone"])
-    park = db.session.execute(sa.select(Park).where(Park.code == park_code)).scalar()
+    park = None
+    if PARK_CODE.fullmatch(park_code):  # anything else (a NUL, a path) names no park, unread
+        park = db.session.execute(sa.select(Park).where(Park.code == park_code)).scalar()
     if park is None:
         raise NotFound(f"no park with code {park_code!r}")
     if date_to is None:
