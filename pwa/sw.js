@@ -10,7 +10,7 @@
 // outbox from IndexedDB; the pages drain it too where the browser has no Background Sync.
 importScripts("/js/sync-core.js");
 
-const VERSION = "fc-shell-150b2088b0";
+const VERSION = "fc-shell-9f60286362";
 const SHELL_CACHE = VERSION;
 const API_CACHE = "fieldcheck-api"; // app.js names it too, to empty it on log-out
 
@@ -109,6 +109,9 @@ self.addEventListener("fetch", (event) => {
   const { request } = event;
   const url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
+  // Exports (the bureau's records, never kept on the device) and the public results page (its own
+  // HTML, not the app's shell) go to the network untouched.
+  if (url.pathname.startsWith("/api/exports/") || url.pathname.startsWith("/public/")) return;
   if (url.pathname.startsWith("/api/")) event.respondWith(apiRead(request));
   else event.respondWith(shellRead(request));
 });

@@ -105,6 +105,7 @@ KNOBS: dict[str, fields.Field] = {
     "road_speed_kmh": _count(1, 200),
     "road_factor": _number(1, 10, min_inclusive=True),
     "day_start": fields.String(validate=_clock_time),
+    "public_results_show_inspectors": fields.Boolean(truthy={True}, falsy={False}),
 }
 
 

@@ -55,9 +55,11 @@ def create_app(config: dict | None = None) -> Flask:
     _register_error_handlers(app)
 
     from .api_docs import bp as docs_bp
+    from .public_page import bp as public_bp
     from .pwa_static import bp as pwa_bp
 
     app.register_blueprint(docs_bp)
+    app.register_blueprint(public_bp)
     app.register_blueprint(pwa_bp)
 
     from .cli import register_cli

@@ -145,6 +145,11 @@ POLICY = [
     # Sync health: phones report, supervisors read (tests/test_sync_health.py).
     ("POST", "/api/devices/report", {"insp1", "insp_chem"}, lambda ids: {"device_id": "access-walk"}),
     ("GET", "/api/sync-health", {"sup1", "admin1"}, None),
+    # Exports: those who read the queue (tests/test_exports.py checks the rows park by park).
+    *[("GET", f"/api/exports/{kind}.{fmt}", {"sup1", "legal1", "admin1"}, None)
+      for kind in ("findings", "orders", "cases", "visits") for fmt in ("csv", "geojson")],
+    # Public results of random inspections (一公开): anyone, no token (tests/test_public_results.py).
+    ("GET", "/api/public/parks/{park_code}/results", PUBLIC, None),
 ]
 NOT_API = {"/api/docs/init.js", "/api/docs/static/<path:filename>"}
 
@@ -159,7 +164,8 @@ def _ids(app):
     return {"EDZ": parks["EDZ"], "CHEM": parks["CHEM"], "site": site, "finding": "0b8e4c1e-0000-4000-8000-000000000000",
             "photo": "9a2d0c1e-0000-4000-8000-000000000000", "day": "2031-01-06", "stop": 999999, "draw": 999999,
             "hook": 999999, "delivery": "5e1d0c1e-0000-4000-8000-000000000000",
-            "order": 999999, "visit": "5c1d0e2f-0000-4000-8000-000000000000"}
+            "order": 999999, "visit": "5c1d0e2f-0000-4000-8000-000000000000",
+            "park_code": "EDZ"}
 
 
 def _placeholders(rule: str) -> str:

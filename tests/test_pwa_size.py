@@ -144,19 +144,29 @@ def test_the_server_serves_the_shell(url):
     assert r.headers["Cache-Control"] == "no-cache"
 
 
-def _tables() -> dict[str, set[str]]:
-    source = (PWA / "js" / "i18n.js").read_text(encoding="utf-8")
-    zh = re.search(r'"zh-CN": \{(.*?)\n  \},', source, re.S)
-    en = re.search(r"\n  en: \{(.*?)\n  \},", source, re.S)
-    assert zh and en, "i18n.js no longer has its two tables where this test looks for them"
-    key = re.compile(r'^\s+"([\w.]+)":', re.M)
-    return {"zh-CN": set(key.findall(zh.group(1))), "en": set(key.findall(en.group(1)))}
-
-
 # A screen loaded on demand carries its own words: addStrings({ "zh-CN": {...}, en: {...} }) at
 # the top of its module (js/i18n.js), in the same layout as the shell's tables.
 ADD_STRINGS_RE = re.compile(r"^addStrings\(\{\n(.*?)\n\}\);$", re.S | re.M)
 KEY_RE = re.compile(r'^\s+"([\w.]+)":', re.M)
+
+
+def _shell_tables() -> dict[str, set[str]]:
+    """The keys of i18n.js's own two tables."""
+    source = (PWA / "js" / "i18n.js").read_text(encoding="utf-8")
+    zh = re.search(r'"zh-CN": \{(.*?)\n  \},', source, re.S)
+    en = re.search(r"\n  en: \{(.*?)\n  \},", source, re.S)
+    assert zh and en, "i18n.js no longer has its two tables where this test looks for them"
+    return {"zh-CN": set(KEY_RE.findall(zh.group(1))), "en": set(KEY_RE.findall(en.group(1)))}
+
+
+def _tables() -> dict[str, set[str]]:
+    """Every key the app knows: the shell's tables and every screen's own (addStrings)."""
+    tables = _shell_tables()
+    for module in (PWA / "js").rglob("*.js"):
+        own = _own_tables(module.read_text(encoding="utf-8"))
+        for lang, keys in (own or {}).items():
+            tables[lang] |= set(keys)
+    return tables
 
 
 def _own_tables(source: str) -> dict[str, list[str]] | None:
@@ -178,7 +188,7 @@ def test_no_string_key_is_defined_twice():
         keys = re.findall(r'^\s+"([\w.]+)":', body, re.M)
         twice = sorted({k for k in keys if keys.count(k) > 1})
         assert not twice, f"defined twice in the {name} table: {twice}"
-    shell = _tables()["zh-CN"]
+    shell = _shell_tables()["zh-CN"]
     for module in (PWA / "js").rglob("*.js"):
         own = _own_tables(module.read_text(encoding="utf-8"))
         if own is None:

@@ -24,6 +24,8 @@ BLUEPRINTS = (
     "webhooks",
     "devices",
     "documents",
+    "exports",
+    "public",
 )
 
 

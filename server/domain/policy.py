@@ -47,6 +47,9 @@ DEFAULT_POLICY: dict = {
     "road_speed_kmh": 30,
     "road_factor": 1.3,
     "day_start": "08:30",
+    # Public results of random inspections (双随机一公开, docs/exports.md): whether the public page
+    # names the officers who inspected. Off by default: no personal data the bureau did not decide to publish.
+    "public_results_show_inspectors": False,
 }
 
 

@@ -1,12 +1,12 @@
 // The supervisor's queue: a dense table in the server's urgency order (expired clocks first),
 // filters remembered on this computer, j/k to move, Enter to open, / to the filters, and one
 // page more on demand. Loaded only when a desk user opens it (app.js imports it lazily).
-import { api, describeError } from "../api.js";
+import { ApiError, api, describeError } from "../api.js";
 import {
   deadline, deskNav, parkName, photoLoader, violationName, word,
 } from "../desk.js";
 import { h } from "../dom.js";
-import { t } from "../i18n.js";
+import { addStrings, t } from "../i18n.js";
 import { TIERS, tierChange } from "../tier.js";
 
 const KEY = "fieldcheck.queue.filters";
@@ -16,6 +16,21 @@ export const STATUSES = ["awaiting_review", "legal_review", "open", "order_issue
 export const DOMAINS = ["safety", "environment", "fire", "city_appearance", "illegal_construction", "market", "other"];
 const CLOCKS = ["overdue", "due"];
 const DEFAULTS = { tier: "", status: "", park: "", domain: "", clock: "", days: 3, flagged: false, off_site: false };
+
+addStrings({
+  "zh-CN": {
+    "queue.export.csv": "导出 CSV（Excel）",
+    "queue.export.geojson": "导出 GeoJSON（地图）",
+    "queue.export.busy": "正在导出…",
+    "queue.export.done": "已下载 {name}",
+  },
+  en: {
+    "queue.export.csv": "Export CSV (Excel)",
+    "queue.export.geojson": "Export GeoJSON (map)",
+    "queue.export.busy": "Exporting…",
+    "queue.export.done": "Downloaded {name}",
+  },
+});
 
 // The row last opened, selected again on coming back to the queue.
 let lastOpened = null;
@@ -41,15 +56,43 @@ export function readFilters() {
   };
 }
 
-function query(filters, cursor) {
-  const q = new URLSearchParams({ limit: String(PAGE) });
+// The queue's filters as the API reads them (the queue and its exports take the same).
+function filterParams(filters) {
+  const q = new URLSearchParams();
   for (const name of ["tier", "status", "park", "domain"]) if (filters[name]) q.set(name, filters[name]);
   if (filters.clock === "overdue") q.set("overdue", "true");
   if (filters.clock === "due") q.set("due_within", String(filters.days));
   if (filters.flagged) q.set("flagged", "true");
   if (filters.off_site) q.set("off_site", "true");
+  return q;
+}
+
+function query(filters, cursor) {
+  const q = filterParams(filters);
+  q.set("limit", String(PAGE));
   if (cursor) q.set("cursor", cursor);
   return `/api/findings?${q}`;
+}
+
+// The findings the filters select, as a file: fetched with the bearer token (a plain link could
+// not carry it), then handed to the browser's download as a Blob under the server's file name.
+async function download(fmt, filters, token) {
+  const resp = await fetch(`/api/exports/findings.${fmt}?${filterParams(filters)}`, {
+    headers: { Authorization: `Bearer ${token}` },
+  }).catch(() => { throw new ApiError(0, ""); });
+  if (!resp.ok) {
+    const body = await resp.json().catch(() => null);
+    throw new ApiError(resp.status, (body && body.message) || resp.statusText);
+  }
+  const name = (/filename="([^"]+)"/.exec(resp.headers.get("Content-Disposition") || "") || [])[1]
+    || `findings.${fmt}`;
+  const url = URL.createObjectURL(await resp.blob());
+  const a = h("a", { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  return name;
 }
 
 // The marks a row carries beside its tier, in words.
@@ -216,11 +259,28 @@ export function render(root, ctx) {
 
   const keys = keyboard(() => [...body.querySelectorAll("tr.finding-row")], open, () => tier.focus());
 
+  const exportStatus = h("span", { id: "queue-export-status", class: "muted", role: "status" });
+  const exportButton = (fmt) => h("button", { id: `queue-export-${fmt}`, type: "button", class: "secondary small",
+    text: t(`queue.export.${fmt}`),
+    onclick: async (e) => {
+      const button = e.currentTarget;
+      button.disabled = true;
+      exportStatus.textContent = t("queue.export.busy");
+      try {
+        exportStatus.textContent = t("queue.export.done", { name: await download(fmt, filters, ctx.session.token) });
+      } catch (err) {
+        exportStatus.textContent = describeError(err);
+      } finally {
+        button.disabled = false;
+      }
+    } });
+
   root.append(h("div", { class: "screen desk queue" },
     deskNav(ctx, "queue"),
     h("div", { class: "desk-head" },
       h("h2", { text: t("queue.heading") }),
-      h("p", { class: "muted keys-hint", text: t("queue.keys") })),
+      h("p", { class: "muted keys-hint", text: t("queue.keys") }),
+      h("p", { class: "queue-export" }, exportButton("csv"), " ", exportButton("geojson"), " ", exportStatus)),
     form,
     status,
     h("div", { class: "table-wrap" },
