@@ -5,11 +5,13 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask, api) -> None:
-    from . import actions, audit, auth, draws, findings, health, parks, photos, plans, policy, sites, stats, sync, today
+    from . import (
+        actions, audit, auth, draws, findings, health, imports, parks, photos, plans, policy, sites, stats, sync, today,
+    )
 
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "token from POST /api/auth/token"}
     )
     for module in (health, auth, audit, parks, sites, today, sync, findings, stats, photos, policy, actions, plans,
-                   draws):
+                   draws, imports):
         api.register_blueprint(module.blp, url_prefix="/api")

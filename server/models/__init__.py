@@ -3,6 +3,7 @@ from .audit import AuditEntry
 from .calendar import CalendarDay, PolicyVersion
 from .catalogue import ChecklistItem, ChecklistTemplate, ViolationType
 from .findings import Finding, Photo
+from .imports import ImportJob, ImportRow
 from .orders import Case, EducationRecord, LegalReview, Order, Reinspection, ToleranceRecord
 from .parks import Office, Park, Site
 from .people import AuthToken, ConflictDeclaration, Leave, LoginFailure, User, user_parks
@@ -11,7 +12,7 @@ from .visits import CheckResult, SyncConflict, Visit, visit_officers
 
 __all__ = [
     "AuditEntry", "AuthToken", "CalendarDay", "Case", "CaseRequest", "CheckResult", "ChecklistItem",
-    "ChecklistTemplate", "ConflictDeclaration", "Draw", "EducationRecord", "Finding", "LegalReview", "Leave",
+    "ChecklistTemplate", "ConflictDeclaration", "Draw", "EducationRecord", "Finding", "ImportJob", "ImportRow", "LegalReview", "Leave",
     "LoginFailure", "Office", "Order", "Park", "Photo", "Plan", "PlanStop", "PolicyVersion", "Reinspection",
     "Route", "Site", "SyncConflict", "ToleranceRecord", "User", "ViolationType", "Visit", "route_officers",
     "user_parks", "visit_officers",
