@@ -130,6 +130,12 @@ POLICY = [
     # walk real days and records).
     ("GET", "/api/me/today", {"insp1", "insp_chem"}, None),
     ("POST", "/api/sync", {"insp1", "insp_chem"}, lambda ids: {"device_id": "access-walk", "visits": []}),
+    # Imports: admins only. The walk sends JSON where the upload takes multipart/form-data (415) and
+    # names an import that does not exist; tests/test_imports.py uploads and applies real files.
+    ("POST", "/api/imports", Validates({"admin1"}), lambda ids: {}),
+    ("GET", "/api/imports", ADMIN, None),
+    ("GET", "/api/imports/{import}", Reaches({"admin1"}), None),
+    ("POST", "/api/imports/{import}/apply", Reaches({"admin1"}), None),
 ]
 NOT_API = {"/api/docs/init.js", "/api/docs/static/<path:filename>"}
 
@@ -142,7 +148,8 @@ def _ids(app):
         parks = dict(db.session.execute(sa.select(Park.code, Park.id)).all())
         site = db.session.execute(sa.select(Site.id).where(Site.park_id == parks["EDZ"]).order_by(Site.id)).scalar()
     return {"EDZ": parks["EDZ"], "CHEM": parks["CHEM"], "site": site, "finding": "0b8e4c1e-0000-4000-8000-000000000000",
-            "photo": "9a2d0c1e-0000-4000-8000-000000000000", "day": "2031-01-06", "stop": 999999, "draw": 999999}
+            "photo": "9a2d0c1e-0000-4000-8000-000000000000", "day": "2031-01-06", "stop": 999999, "draw": 999999,
+            "import": 999999}
 
 
 def test_every_api_endpoint_is_in_the_policy(app):
@@ -152,7 +159,8 @@ def test_every_api_endpoint_is_in_the_policy(app):
             continue
         path = (rule.rule.replace("<int:park_id>", "{EDZ}").replace("<int:site_id>", "{site}")
                 .replace("<uuid:finding_id>", "{finding}").replace("<uuid:photo_id>", "{photo}")
-                .replace("<day>", "{day}").replace("<int:stop_id>", "{stop}").replace("<int:draw_id>", "{draw}"))
+                .replace("<day>", "{day}").replace("<int:stop_id>", "{stop}").replace("<int:draw_id>", "{draw}")
+                .replace("<int:import_id>", "{import}"))
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (method, path) in declared, f"{method} {rule.rule} has no row in the access policy"
 

@@ -17,6 +17,8 @@ const DESK = {
   dashboard: { roles: ["supervisor", "admin"], load: () => import("./screens/dashboard.js") },
   // The scheduler's patrol plan: #/planner/<YYYY-MM-DD>.
   planner: { roles: ["scheduler", "admin"], load: () => import("./screens/planner.js") },
+  // The admin's imports: a dry run, then apply.
+  import: { roles: ["admin"], load: () => import("./screens/import.js") },
 };
 // Field screens (inspectors on the phone: today's route, a site, a visit and its findings, the
 // outbox) load on demand the same way, from the table above: #/site/<id>, #/visit/<id>[/finding/<id>].

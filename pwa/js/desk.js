@@ -4,7 +4,7 @@
 import { h } from "./dom.js";
 import { formatDate, lang, t } from "./i18n.js";
 
-const NAV = ["queue", "legal", "dashboard", "planner"];
+const NAV = ["queue", "legal", "dashboard", "planner", "import"];
 
 export function deskNav(ctx, current) {
   const { user } = ctx.session;

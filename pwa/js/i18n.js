@@ -629,6 +629,7 @@ const STRINGS = {
     // --- review desk: end ---
     // --- patrol planner: begin ---
     "desk.nav.planner": "巡查计划",
+    "desk.nav.import": "导入数据",
     "planner.heading": "巡查计划",
     "planner.date": "日期",
     "planner.generate": "生成计划",
@@ -1338,6 +1339,7 @@ const STRINGS = {
     // --- review desk: end ---
     // --- patrol planner: begin ---
     "desk.nav.planner": "Patrol plan",
+    "desk.nav.import": "Import data",
     "planner.heading": "Patrol plan",
     "planner.date": "Day",
     "planner.generate": "Generate the plan",
