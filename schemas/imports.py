@@ -51,6 +51,7 @@ class MessageSchema(ma.Schema):
 
 class IssueSchema(ma.Schema):
     column = fields.String(allow_none=True, metadata={"description": "the field the problem is in"})
+    header = fields.String(allow_none=True, metadata={"description": "that column's header as the file spells it"})
     key = fields.String(metadata={"description": "the message key (server/domain/imports.py MESSAGES)"})
     params = fields.Dict()
     severity = fields.String(metadata={"description": "error (the row is refused) or warning"})

@@ -323,7 +323,8 @@ def _print_report(report: dict, lang: str) -> None:
         if r["action"] == "create" and not r["issues"]:
             continue
         for i in r["issues"] or [{}]:
-            where = f"row {r['row']}" + (f", column {i['column']}" if i.get("column") else "")
+            column = i.get("header") or i.get("column")
+            where = f"row {r['row']}" + (f", column {column}" if column else "")
             reason = i["message"][lang] if i else ", ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in r["changes"].items())
             click.echo(f"  {r['action']:<9} {where} ({r['key'] or r['label']}): {reason}")
     more = report["rows"]["total"] - len(report["rows"]["items"])

@@ -135,7 +135,7 @@ def enterprises_xlsx(n: int, broken: bool = True) -> tuple[bytes, dict[int, str]
         elif broken and k == 20:
             row[10], row[11] = 119.100, 32.300  # in no park
             row[3] = ""
-            expected[row_no] = ("经度", "lon", "outside_parks")
+            expected[row_no] = ("经度（WGS84）", "lon", "outside_parks")
         elif broken and k == 30:
             row[3] = "NOPE"
             expected[row_no] = ("园区", "park", "unknown_park")
@@ -146,13 +146,13 @@ def enterprises_xlsx(n: int, broken: bool = True) -> tuple[bytes, dict[int, str]
             # true position 40 m inside EDZ's south edge, written in GCJ-02 (about 300 m south-east)
             lon, lat = wgs84_to_gcj02(119.170, 32.2504)
             row[10], row[11], row[3] = round(lon, 7), round(lat, 7), ""
-            expected[row_no] = ("经度", "lon", "outside_parks_gcj02")
+            expected[row_no] = ("经度（WGS84）", "lon", "outside_parks_gcj02")
         elif broken and k == 60:
             row[5] = "超高"
             expected[row_no] = ("风险等级", "risk_grade", "unknown_value")
         elif broken and k == 70:
             row[10], row[11] = row[11], row[10]
-            expected[row_no] = ("经度", "lon", "lonlat_swapped")
+            expected[row_no] = ("经度（WGS84）", "lon", "lonlat_swapped")
         ws.append(row)
     buf = io.BytesIO()
     wb.save(buf)

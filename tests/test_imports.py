@@ -131,9 +131,9 @@ def test_a_new_bureau_imports_everything_and_plans_on_it(fresh, shared_fixtures)
     assert counts(ent) == {"create": 300 - len(expected), "update": 0, "unchanged": 0, "refused": len(expected)}
     refused = {r["row"]: r for r in api.rows(ent, "refused")}
     assert set(refused) == set(expected)
-    for row_no, (_header, column, key) in expected.items():
+    for row_no, (header, column, key) in expected.items():
         issue = refused[row_no]["issues"][0]
-        assert (issue["column"], issue["key"]) == (column, key), refused[row_no]
+        assert (issue["header"], issue["column"], issue["key"]) == (header, column, key), refused[row_no]
         assert issue["message"]["zh-CN"] and issue["message"]["en"] and issue["message"]["zh-CN"] != issue["message"]["en"]
     assert "check character should be" in refused[12]["issues"][0]["message"]["en"]
     assert "校验位" in refused[12]["issues"][0]["message"]["zh-CN"]
@@ -345,7 +345,7 @@ def test_cli_import_dry_run_then_apply(tmp_path, monkeypatch):
     r = runner.invoke(main, ["import", "enterprises", str(tmp_path / "e.xlsx"), "--lang", "en"])
     assert r.exit_code == 0, r.output
     assert "dry run only" in r.output and f"refused {len(expected)}" in r.output
-    assert "row 12, column credit_code" in r.output and "check character should be" in r.output
+    assert "row 12, column 统一社会信用代码" in r.output and "check character should be" in r.output
     r = runner.invoke(main, ["import", "enterprises", str(tmp_path / "e.xlsx"), "--apply"])
     assert r.exit_code == 0 and f"{100 - len(expected)} created" in r.output, r.output
     r = runner.invoke(main, ["import", "enterprises", str(tmp_path / "e.xlsx"), "--apply"])

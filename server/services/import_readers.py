@@ -35,6 +35,7 @@ class Table:
     total_estimate: int | None
     present: set = field(default_factory=set)
     close: object = None
+    headers: dict = field(default_factory=dict)  # field -> the header as the file spells it
 
 
 def _csv_encoding(path: Path) -> str:
@@ -128,7 +129,7 @@ def open_table(path: Path, ext: str, columns: dict, required: tuple[str, ...]) -
                 continue
             yield row_no, {f: values[i] if i < len(values) else None for i, f in mapped.items()}
 
-    return Table(rows(), unknown, total, present, closer)
+    return Table(rows(), unknown, total, present, closer, {f: str(header[i]).strip() for i, f in mapped.items()})
 
 
 # --- boundaries -----------------------------------------------------------------------------

@@ -208,8 +208,11 @@ class Run:
         self.total: int | None = None
         self.on_progress = on_progress
         self.phase = "apply" if apply else "check"
+        self.headers: dict[str, str] = {}
 
     def add(self, o: Outcome) -> None:
+        for i in o.issues:
+            i["header"] = self.headers.get(i["column"], i["column"])
         self.counts[o.action] += 1
         self.counts["rows"] += 1
         warnings = sum(1 for i in o.issues if i["severity"] == "warning")
@@ -293,6 +296,7 @@ _COORD_EPS = 1e-9
 
 def _enterprises(run: Run, path: Path, ext: str) -> None:
     table = open_table(path, ext, rules.ENTERPRISE_COLUMNS, rules.ENTERPRISE_REQUIRED)
+    run.headers = table.headers
     run.total = table.total_estimate
     for col in table.unknown:
         run.file_issues.append(rules.issue(col, "unknown_column", "warning", column=col))
@@ -593,6 +597,7 @@ _USER_COMPARED = ("name", "role", "phone", "certificate_no", "certificate_expire
 
 def _people(run: Run, path: Path, ext: str) -> None:
     table = open_table(path, ext, rules.PEOPLE_COLUMNS, rules.PEOPLE_REQUIRED)
+    run.headers = table.headers
     run.total = table.total_estimate
     for col in table.unknown:
         run.file_issues.append(rules.issue(col, "unknown_column", "warning", column=col))
@@ -735,6 +740,7 @@ _ITEM_FIELDS = ("item_code", "domain", "text_zh", "text_en", "legal_basis")
 
 def _checklists(run: Run, path: Path, ext: str) -> None:
     table = open_table(path, ext, rules.CHECKLIST_COLUMNS, rules.CHECKLIST_REQUIRED)
+    run.headers = table.headers
     for col in table.unknown:
         run.file_issues.append(rules.issue(col, "unknown_column", "warning", column=col))
     templates: dict[str, dict] = {}  # code -> {"first": row, "head": fields, "rows": [...]}

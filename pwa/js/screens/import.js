@@ -100,7 +100,7 @@ export function render(root, ctx) {
   const reference = h("input", { id: "imp-reference", type: "text", inputmode: "decimal", placeholder: "119.185,32.245" });
   const password = h("input", { id: "imp-password", type: "password", autocomplete: "new-password" });
   const passwordRow = h("label", { class: "filter", for: "imp-password", hidden: true }, h("span", { text: t("imp.password") }), password);
-  const check = h("button", { id: "imp-check", type: "button", text: t("imp.check") });
+  const check = h("button", { id: "imp-check", type: "button", class: "secondary", text: t("imp.check") });
   const apply = h("button", { id: "imp-apply", type: "button", class: "primary", text: t("imp.apply"), disabled: true });
   const status = h("p", { id: "imp-status", role: "status", class: "muted" });
   const progress = h("progress", { id: "imp-progress", max: 1, value: 0, hidden: true });
@@ -119,7 +119,7 @@ export function render(root, ctx) {
       h("label", { class: "filter", for: "imp-crs" }, h("span", { text: t("imp.crs") }), crs),
       h("label", { class: "filter", for: "imp-reference" }, h("span", { text: t("imp.reference") }), reference),
       passwordRow),
-    h("div", { class: "actions" }, check, apply),
+    h("div", { class: "import-buttons" }, check, apply),
     status, progress, report));
 
   const msg = (m) => (m && (m[lang()] || m.en)) || "";
@@ -139,7 +139,7 @@ export function render(root, ctx) {
     apply.disabled = !(j.allowed_next || []).includes("apply");
     if (j.running) { showProgress(j.progress); } else { progress.hidden = true; }
     if (!j.running) {
-      status.textContent = j.status === "applied" ? t("imp.applied", counts) : (j.error || t("imp.counts", counts));
+      status.textContent = j.status === "applied" ? t("imp.applied", counts) : (j.error || "");
     }
     const parts = [h("p", { id: "imp-counts", class: "counts", text: t("imp.counts", counts) })];
     if ((j.file_issues || []).length) {
@@ -156,8 +156,8 @@ export function render(root, ctx) {
             return issues.map((i) => h("tr", { class: `row-${r.action}`, "data-row": r.row },
               h("td", { text: String(r.row) }),
               h("td", {}, h("span", { class: `badge ${r.action}`, text: t(`imp.action.${r.action}`) })),
-              h("td", { text: r.key || r.label }),
-              h("td", { text: i ? i.column || "" : "" }),
+              h("td", { text: [r.label, r.key].filter(Boolean).join(" · ") }),
+              h("td", { text: i ? i.header || i.column || "" : "" }),
               h("td", { text: i ? msg(i.message) : t("imp.changed", { fields: Object.keys(r.changes || {}).join(", ") }) })));
           }))));
       const more = j.rows.total - rows.length;
