@@ -350,3 +350,27 @@ def test_cli_import_dry_run_then_apply(tmp_path, monkeypatch):
     assert r.exit_code == 0 and f"{100 - len(expected)} created" in r.output, r.output
     r = runner.invoke(main, ["import", "enterprises", str(tmp_path / "e.xlsx"), "--apply"])
     assert f"0 created, 0 updated, {100 - len(expected)} unchanged" in r.output, r.output
+
+
+def test_site_create_and_edit_take_a_declared_crs(client, auth, app):
+    from server.domain.coords import _metres, wgs84_to_bd09, wgs84_to_gcj02
+
+    admin = auth.headers("admin1")
+    parks = {p["code"]: p["id"] for p in client.get("/api/parks", headers=admin).get_json()["items"]}
+    true = (119.171, 32.2605)
+    glon, glat = wgs84_to_gcj02(*true)
+    r = client.post("/api/sites", headers=admin, json={"park_id": parks["EDZ"], "name": "高德坐标企业",
+                                                       "lon": glon, "lat": glat, "crs": "gcj02"})
+    assert r.status_code == 201, r.get_json()
+    site = r.get_json()
+    assert _metres(site["lon"], site["lat"], *true) < 0.5
+    moved = (119.175, 32.262)
+    blon, blat = wgs84_to_bd09(*moved)
+    r = client.patch(f"/api/sites/{site['id']}", headers=admin, json={"lon": blon, "lat": blat, "crs": "bd09"})
+    assert r.status_code == 200, r.get_json()
+    assert _metres(r.get_json()["lon"], r.get_json()["lat"], *moved) < 0.5
+    r = client.patch(f"/api/sites/{site['id']}", headers=admin, json={"crs": "gcj02"})
+    assert r.status_code == 422 and "crs" in r.get_json()["errors"]["json"]
+    r = client.post("/api/sites", headers=admin, json={"park_id": parks["EDZ"], "name": "x", "lon": 119.17,
+                                                       "lat": 32.26, "crs": "utm"})
+    assert r.status_code == 422 and "crs" in r.get_json()["errors"]["json"]
