@@ -281,6 +281,17 @@ def test_file_problems_and_access(fresh):
     bomb = api.upload("parks", "p.kml", kml_bomb)
     assert bomb["file_issues"][0]["key"] == "bad_file"
     assert api.c.get("/api/imports/999", headers=api.h()).status_code == 404
+    # files no reader expects are reported, never a server error
+    for kind, name, data in (("enterprises", "e.xlsx", b"PK\x03\x04 not a zip"), ("enterprises", "e.xlsx", b"\x00" * 50),
+                             ("parks", "p.geojson", b'{"type": "FeatureCollection", "features": [{"properties": [1], '
+                                                    b'"geometry": {"type": "Polygon", "coordinates": [[["a"]]]}}]}'),
+                             ("parks", "p.geojson", b'{"type": "FeatureCollection", "features": [{"geometry": '
+                                                    b'{"type": "Polygon", "coordinates": 5}}]}'),
+                             ("parks", "p.geojson", b"[1, 2"), ("checklists", "c.csv", b"template_code\n\xff\xfe"),
+                             ("catalogue", "c.csv", b"code,domain\nX,Y\n"), ("people", "p.csv", b"\n\n")):
+        job = api.upload(kind, name, data)
+        assert job["file_issues"] or job["counts"]["refused"], (kind, data, job)
+        assert job["counts"].get("create", 0) == 0
     api.apply(api.upload("parks", "parks.geojson", parks_geojson()))
     api.apply(api.upload("people", "p.csv", people_csv(), initial_password=INITIAL_PASSWORD))
     r = api.c.post("/api/imports", headers=api.h("wangwei", INITIAL_PASSWORD), content_type="multipart/form-data",

@@ -827,8 +827,13 @@ def dry_run(job_id: int, on_progress: Callable | None = None) -> ImportJob:
         PROCESSORS[job.kind](run, _path(job), _ext(job.stored_name))
     except FileProblem as e:
         db.session.rollback()
-        job = _job(job_id)
         run.file_issues.append(e.issue)
+    except ServiceError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a file no reader expected is the uploader's to fix, never a 500
+        log.warning("import %s: the file cannot be read", job_id, exc_info=True)
+        db.session.rollback()
+        run.file_issues.append(rules.issue(None, "bad_file", why=f"{type(e).__name__}: {str(e)[:200]}"))
     job = _job(job_id)
     job.counts = run.counts
     job.file_issues = run.file_issues
