@@ -156,7 +156,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
                           "if the boundaries are GCJ-02: the file looks like GCJ-02 (Mars coordinates)"),
     "empty_file": ("文件没有数据行", "the file has no data rows"),
     "bad_file": ("无法读取文件：{why}", "the file cannot be read: {why}"),
-    "office": ("执法局办公地点", "the bureau's office"),
 }
 
 
