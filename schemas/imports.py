@@ -39,7 +39,7 @@ class ImportUploadSchema(StrictSchema):
 
 class ImportReadQuerySchema(StrictSchema):
     action = fields.String(validate=validate.OneOf(("create", "update", "unchanged", "refused", "issues")),
-                           metadata={"description": "only rows with this action; `issues`: refused and updated"})
+                           metadata={"description": "only rows with this action; `issues`: refused, updated and warned"})
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000_000))
 

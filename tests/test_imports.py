@@ -203,6 +203,18 @@ def test_kml_parks_people_update_checklist_version_and_gcj02_declared(fresh):
     # the same boundaries as GeoJSON in GCJ-02, declared: unchanged (to the metre)
     gj = api.upload("parks", "parks.geojson", parks_geojson(with_office=False), crs="wgs84")
     assert counts(gj)["unchanged"] == 2
+    # a new park overlapping EDZ is created with a warning the report lists
+    import json
+
+    ring = [[119.185, 32.26], [119.195, 32.26], [119.195, 32.27], [119.185, 32.27], [119.185, 32.26]]
+    overlap = json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {
+        "code": "NEW", "名称": "新园区"}, "geometry": {"type": "Polygon", "coordinates": [ring]}}]}).encode()
+    job = api.upload("parks", "new.geojson", overlap)
+    assert counts(job)["create"] == 1 and job["counts"]["warnings"] == 1
+    warned = api.rows(job, "issues")
+    assert [(r["action"], r["issues"][0]["key"], r["issues"][0]["severity"]) for r in warned] == [
+        ("create", "overlaps_park", "warning")]
+    assert "EDZ" in warned[0]["issues"][0]["message"]["en"] and "公顷" in warned[0]["issues"][0]["message"]["zh-CN"]
 
     people = api.upload("people", "people.csv", people_csv(), initial_password=INITIAL_PASSWORD)
     api.apply(people)

@@ -340,6 +340,7 @@ def upgrade():
     sa.Column('key', sa.String(length=120), nullable=False),
     sa.Column('label', sa.String(length=255), nullable=False),
     sa.Column('issues', sa.JSON(), nullable=False),
+    sa.Column('warnings', sa.Integer(), nullable=False),
     sa.Column('changes', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['job_id'], ['import_jobs.id'], name=op.f('fk_import_rows_job_id_import_jobs'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_import_rows'))

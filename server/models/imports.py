@@ -49,4 +49,5 @@ class ImportRow(db.Model):
     key: Mapped[str] = mapped_column(sa.String(120), default="")
     label: Mapped[str] = mapped_column(sa.String(255), default="")
     issues: Mapped[list] = mapped_column(sa.JSON, default=list)
+    warnings: Mapped[int] = mapped_column(default=0)  # how many of the issues are warnings
     changes: Mapped[dict] = mapped_column(sa.JSON, default=dict)

@@ -225,7 +225,8 @@ class Run:
             listed = True
         if listed:
             self.pending.append(ImportRow(job_id=self.job_id, row_no=o.row_no, action=o.action, key=o.key[:120],
-                                          label=o.label[:255], issues=o.issues, changes=o.changes))
+                                          label=o.label[:255], issues=o.issues, warnings=warnings,
+                                          changes=o.changes))
 
     def flush_report(self) -> None:
         if self.pending:
@@ -954,7 +955,7 @@ def is_running(job_id: int) -> bool:
 def describe(job: ImportJob, action: str | None = None, limit: int = 100, offset: int = 0) -> dict:
     stmt = sa.select(ImportRow).where(ImportRow.job_id == job.id)
     if action == "issues":
-        stmt = stmt.where(sa.or_(ImportRow.action == "refused", ImportRow.action == "update"))
+        stmt = stmt.where(sa.or_(ImportRow.action == "refused", ImportRow.action == "update", ImportRow.warnings > 0))
     elif action:
         stmt = stmt.where(ImportRow.action == action)
     total = db.session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
