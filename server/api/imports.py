@@ -1,7 +1,7 @@
 """Imports (admin): upload a file for a dry run, read its report, apply exactly that file."""
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -232,7 +231,3 @@ def read_kml(path: Path) -> list[tuple[int, dict, dict | None]]:
 
 
 OFFICE_WORDS = {"office", "办公地点", "执法局", "局机关", "办公室"}
-
-
-def text_stream(data: bytes) -> io.StringIO:  # pragma: no cover - helper for callers with bytes
-    return io.StringIO(data.decode("utf-8-sig"))

@@ -62,10 +62,6 @@ MAX_ID = 2**31 - 1
 MIN_PASSWORD = 10
 
 
-class ImportError_(ServiceError):
-    pass
-
-
 # --- storing the upload ------------------------------------------------------------------
 
 
