@@ -105,3 +105,4 @@ def test_bd09_round_trip_is_under_half_a_metre(lon, lat):
     b = wgs84_to_bd09(lon, lat)
     assert metres(bd09_to_wgs84(*b), (lon, lat)) < 0.05
     assert not math.isclose(b[0], lon)
+
