@@ -226,6 +226,26 @@ def test_kml_parks_people_update_checklist_version_and_gcj02_declared(fresh):
     api.apply(again)
     api.h("zhangmin", INITIAL_PASSWORD)  # the imported user logs in
 
+    # people and checklists from a spreadsheet too
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.append(["用户名", "姓名", "角色", "园区", "执法证号", "执法证有效期", "执法领域"])
+    wb.active.append(["sunli", "孙丽", "执法队员", "化工园区", "JS-3210-2001", dt.date(2030, 6, 30), "消防"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    job = api.upload("people", "staff.xlsx", buf.getvalue(), initial_password=INITIAL_PASSWORD)
+    assert counts(job) == {"create": 1, "update": 0, "unchanged": 0, "refused": 0}, job
+    api.apply(job)
+    api.h("sunli", INITIAL_PASSWORD)  # logs in
+    from server.extensions import db as _db
+    from server.models import User
+
+    with fresh.app_context():
+        u = _db.session.execute(sa.select(User).where(User.username == "sunli")).scalar_one()
+        assert (u.role, [p.code for p in u.parks], u.certified_domains, u.certificate_expires) == (
+            "inspector", ["CHEM"], ["fire"], dt.date(2030, 6, 30))
+
     # a people file without an initial password refuses new users, naming why
     newbie = api.upload("people", "people.csv", people_csv([["newbie", "新人", "inspector", "EDZ", "", "", ""]]))
     assert [r["issues"][0]["key"] for r in api.rows(newbie, "refused")] == ["weak_password"]
