@@ -10,7 +10,7 @@
 // outbox from IndexedDB; the pages drain it too where the browser has no Background Sync.
 importScripts("/js/sync-core.js");
 
-const VERSION = "fc-shell-9f60286362";
+const VERSION = "fc-shell-5b21f9ce83";
 const SHELL_CACHE = VERSION;
 const API_CACHE = "fieldcheck-api"; // app.js names it too, to empty it on log-out
 
@@ -34,6 +34,7 @@ const SHELL = [
   "/js/screens/planner.js",
   "/js/screens/sync_health.js",
   "/js/screens/webhooks.js",
+  "/js/screens/import.js",
   "/js/classify.js",
   "/js/day.js",
   "/js/field.js",

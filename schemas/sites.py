@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from server.domain.coords import CRS
 from server.domain.geo import MAX_NEAR_RADIUS_M, GeometryError, parse_lonlat
 from server.models.vocab import CREDIT_CLASSES, RISK_GRADES, SAFETY_STD_GRADES, SITE_KINDS
 
@@ -111,6 +112,12 @@ class SiteFeatureCollectionSchema(GeoJSONFeatureCollection):
                                                         "narrow the filters"})
 
 
+def _crs_field(**kw):
+    return fields.String(validate=_one_of(CRS), metadata={
+        "description": "the coordinate system lon and lat are given in: wgs84 (GPS, the default), gcj02 "
+                       "(AMap/Gaode, Tencent) or bd09 (Baidu); stored converted to WGS 84"}, **kw)
+
+
 _CREDIT_DOC = {"description": "统一社会信用代码: 18 characters with a valid check character (GB 32100-2015); "
                               "unique; lower case is accepted and stored upper case", "example": "91321081MA1XK4LL3A"}
 
@@ -124,6 +131,7 @@ class SiteCreateSchema(StrictSchema):
     industry = Text(load_default="", validate=validate.Length(max=80))
     lon = Longitude(required=True)
     lat = Latitude(required=True)
+    crs = _crs_field(load_default="wgs84")
     risk_grade = fields.String(load_default="low", validate=_one_of(RISK_GRADES))
     credit_class = fields.String(load_default="B", validate=_one_of(CREDIT_CLASSES))
     safety_std_grade = fields.String(allow_none=True, load_default=None, validate=_one_of(SAFETY_STD_GRADES),
@@ -146,6 +154,7 @@ class SiteUpdateSchema(StrictSchema):
     industry = Text(validate=validate.Length(max=80))
     lon = Longitude()
     lat = Latitude()
+    crs = _crs_field()
     risk_grade = fields.String(validate=_one_of(RISK_GRADES))
     credit_class = fields.String(validate=_one_of(CREDIT_CLASSES))
     safety_std_grade = fields.String(allow_none=True, validate=_one_of(SAFETY_STD_GRADES))
@@ -163,3 +172,5 @@ class SiteUpdateSchema(StrictSchema):
         if ("lon" in data) != ("lat" in data):
             missing = "lat" if "lon" in data else "lon"
             raise ValidationError("lon and lat move together: send both", missing)
+        if "crs" in data and "lon" not in data:
+            raise ValidationError("crs says what lon and lat are in: send it with them", "crs")

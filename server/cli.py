@@ -1,5 +1,5 @@
-"""The `fieldcheck` command: init, demo, run, serve, scheduler, plan, draw, users, audit-verify, webhooks-deliver,
-backup, restore."""
+"""The `fieldcheck` command: init, demo, run, serve, scheduler, plan, draw, import, users, audit-verify,
+webhooks-deliver, backup, restore."""
 from __future__ import annotations
 
 import logging
@@ -310,6 +310,86 @@ def draw_command(replay_id, subject, count, parks, risks, visible_from, visit_by
         return
     click.echo("the replay DOES NOT MATCH the record: " + "; ".join(result["problems"]), err=True)
     sys.exit(1)
+
+
+def _print_report(report: dict, lang: str) -> None:
+    c = report["counts"]
+    click.echo(f"import {report['id']} ({report['kind']}, {report['filename']}, crs {report['crs']}): "
+               f"{report['status']}")
+    click.echo(f"  create {c.get('create', 0)}, update {c.get('update', 0)}, unchanged {c.get('unchanged', 0)}, "
+               f"refused {c.get('refused', 0)}, warnings {c.get('warnings', 0)}")
+    for i in report["file_issues"]:
+        click.echo(f"  file {i['severity']}: {i['message'][lang]}")
+    for r in report["rows"]["items"]:
+        if r["action"] == "create" and not r["issues"]:
+            continue
+        for i in r["issues"] or [{}]:
+            column = i.get("header") or i.get("column")
+            where = f"row {r['row']}" + (f", column {column}" if column else "")
+            reason = i["message"][lang] if i else ", ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in r["changes"].items())
+            click.echo(f"  {r['action']:<9} {where} ({r['key'] or r['label']}): {reason}")
+    more = report["rows"]["total"] - len(report["rows"]["items"])
+    if more > 0:
+        click.echo(f"  ... {more} more rows in the report (GET /api/imports/{report['id']})")
+
+
+@main.command("import")
+@click.argument("kind", type=click.Choice(["enterprises", "parks", "people", "catalogue", "checklists"]))
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--crs", type=click.Choice(["wgs84", "gcj02", "bd09"]), default="wgs84", show_default=True,
+              help="the coordinate system of the file's coordinates")
+@click.option("--reference", help="a known WGS 84 point 'lon,lat' (e.g. the park office), to spot GCJ-02 files")
+@click.option("--reference-key", help="the credit code of the enterprise at the reference point")
+@click.option("--initial-password-stdin", is_flag=True, help="people: read new users' first password from stdin")
+@click.option("--apply", "do_apply", is_flag=True, help="apply after the dry run (default: dry run only)")
+@click.option("--as", "actor", default=None, help="the admin's username recorded in the audit trail")
+@click.option("--lang", type=click.Choice(["zh-CN", "en"]), default="zh-CN", show_default=True)
+@click.option("--limit", default=200, show_default=True, help="report rows printed at most")
+def import_command(kind, path, crs, reference, reference_key, initial_password_stdin, do_apply, actor, lang, limit):
+    """Import a file: a dry run that reports every row, then with --apply write it in one transaction."""
+    from .extensions import db
+    from .services import imports
+    from .services.errors import ServiceError
+
+    options = {"crs": crs}
+    if reference:
+        try:
+            lon, lat = (float(x) for x in reference.split(","))
+        except ValueError:
+            raise click.BadParameter("lon,lat in degrees", param_hint="--reference") from None
+        options.update(reference_lon=lon, reference_lat=lat, reference_key=reference_key)
+    if initial_password_stdin:
+        options["initial_password"] = sys.stdin.readline().rstrip("\n")
+
+    def progress(phase, done, total):
+        of = f"/{total}" if total else ""
+        click.echo(f"  {phase}: {done}{of} rows", err=True)
+
+    app = _app()
+    with app.app_context():
+        actor_id = None
+        if actor:
+            from .models import User
+
+            actor_id = db.session.execute(sa.select(User.id).where(User.username == actor)).scalar()
+            if actor_id is None:
+                raise click.ClickException(f"no user named {actor!r}")
+        try:
+            with open(path, "rb") as fh:
+                job = imports.store_upload(kind, path.name, fh, options, actor_id)
+            job = imports.dry_run(job.id, on_progress=progress)
+            report = imports.describe(job, "issues", limit)
+            _print_report(report, lang)
+            if not do_apply:
+                click.echo("dry run only: nothing was written; add --apply to write it")
+                return
+            job = imports.apply(job.id, actor_id, on_progress=progress)
+        except ServiceError as e:
+            db.session.rollback()
+            raise click.ClickException(str(e)) from e
+        c = job.counts
+        click.echo(f"applied: {c.get('create', 0)} created, {c.get('update', 0)} updated, "
+                   f"{c.get('unchanged', 0)} unchanged, {c.get('refused', 0)} refused (not written)")
 
 
 @main.command("audit-verify")

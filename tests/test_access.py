@@ -150,6 +150,12 @@ POLICY = [
       for kind in ("findings", "orders", "cases", "visits") for fmt in ("csv", "geojson")],
     # Public results of random inspections (一公开): anyone, no token (tests/test_public_results.py).
     ("GET", "/api/public/parks/{park_code}/results", PUBLIC, None),
+    # Imports: admins only. The walk sends JSON where the upload takes multipart/form-data (415) and
+    # names an import that does not exist; tests/test_imports.py uploads and applies real files.
+    ("POST", "/api/imports", Validates({"admin1"}), lambda ids: {}),
+    ("GET", "/api/imports", ADMIN, None),
+    ("GET", "/api/imports/{import}", Reaches({"admin1"}), None),
+    ("POST", "/api/imports/{import}/apply", Reaches({"admin1"}), None),
 ]
 NOT_API = {"/api/docs/init.js", "/api/docs/static/<path:filename>"}
 
@@ -165,7 +171,7 @@ def _ids(app):
             "photo": "9a2d0c1e-0000-4000-8000-000000000000", "day": "2031-01-06", "stop": 999999, "draw": 999999,
             "hook": 999999, "delivery": "5e1d0c1e-0000-4000-8000-000000000000",
             "order": 999999, "visit": "5c1d0e2f-0000-4000-8000-000000000000",
-            "park_code": "EDZ"}
+            "park_code": "EDZ", "import": 999999}
 
 
 def _placeholders(rule: str) -> str:

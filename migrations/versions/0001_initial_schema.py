@@ -215,6 +215,27 @@ def upgrade():
     sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_draws_created_by_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_draws'))
     )
+    op.create_table('import_jobs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('enterprises', 'parks', 'people', 'catalogue', 'checklists', name='import_kind', native_enum=False, create_constraint=True), nullable=False),
+    sa.Column('filename', sa.String(length=255), nullable=False),
+    sa.Column('stored_name', sa.String(length=80), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('options', sa.JSON(), nullable=False),
+    sa.Column('status', sa.Enum('checking', 'checked', 'applying', 'applied', 'failed', name='import_status', native_enum=False, create_constraint=True), nullable=False),
+    sa.Column('counts', sa.JSON(), nullable=False),
+    sa.Column('file_issues', sa.JSON(), nullable=False),
+    sa.Column('error', sa.Text(), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', server.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('checked_at', server.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('applied_at', server.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('applied_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['applied_by'], ['users.id'], name=op.f('fk_import_jobs_applied_by_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_import_jobs_created_by_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_import_jobs'))
+    )
     op.create_table('leaves',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -353,6 +374,22 @@ def upgrade():
     with op.batch_alter_table('conflict_declarations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_conflict_declarations_site_id'), ['site_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_conflict_declarations_user_id'), ['user_id'], unique=False)
+
+    op.create_table('import_rows',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('job_id', sa.Integer(), nullable=False),
+    sa.Column('row_no', sa.Integer(), nullable=False),
+    sa.Column('action', sa.Enum('create', 'update', 'unchanged', 'refused', name='import_action', native_enum=False, create_constraint=True), nullable=False),
+    sa.Column('key', sa.String(length=120), nullable=False),
+    sa.Column('label', sa.String(length=255), nullable=False),
+    sa.Column('issues', sa.JSON(), nullable=False),
+    sa.Column('warnings', sa.Integer(), nullable=False),
+    sa.Column('changes', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['job_id'], ['import_jobs.id'], name=op.f('fk_import_rows_job_id_import_jobs'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_import_rows'))
+    )
+    with op.batch_alter_table('import_rows', schema=None) as batch_op:
+        batch_op.create_index('ix_import_rows_job_row', ['job_id', 'row_no'], unique=False)
 
     op.create_table('plan_routes',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -796,6 +833,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_plan_routes_plan_id'))
 
     op.drop_table('plan_routes')
+    with op.batch_alter_table('import_rows', schema=None) as batch_op:
+        batch_op.drop_index('ix_import_rows_job_row')
+
+    op.drop_table('import_rows')
     with op.batch_alter_table('conflict_declarations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_conflict_declarations_user_id'))
         batch_op.drop_index(batch_op.f('ix_conflict_declarations_site_id'))
@@ -826,6 +867,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_leaves_user_id'))
 
     op.drop_table('leaves')
+    op.drop_table('import_jobs')
     op.drop_table('draws')
     with op.batch_alter_table('devices', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_devices_user_id'))

@@ -20,6 +20,8 @@ const DESK = {
   // Each phone's outbox and storage as it reports them, and who needs attention.
   health: { roles: ["supervisor", "admin"], load: () => import("./screens/sync_health.js") },
   webhooks: { roles: ["admin"], load: () => import("./screens/webhooks.js") },
+  // The admin's imports: a dry run, then apply.
+  import: { roles: ["admin"], load: () => import("./screens/import.js") },
 };
 // Field screens (inspectors on the phone: today's route, a site, a visit and its findings, the
 // outbox) load on demand the same way, from the table above: #/site/<id>, #/visit/<id>[/finding/<id>].

@@ -4,7 +4,7 @@
 import { h } from "./dom.js";
 import { formatDate, lang, t } from "./i18n.js";
 
-const NAV = ["queue", "legal", "dashboard", "planner", "health", "webhooks"];
+const NAV = ["queue", "legal", "dashboard", "planner", "health", "webhooks", "import"];
 
 export function deskNav(ctx, current) {
   const { user } = ctx.session;

@@ -26,6 +26,7 @@ BLUEPRINTS = (
     "documents",
     "exports",
     "public",
+    "imports",
 )
 
 

@@ -40,3 +40,6 @@ WEBHOOK_EVENTS = ("finding.created", "finding.tier_changed", "order.overdue", "c
 DELIVERY_STATUSES = ("pending", "delivered", "failed")
 # Numbered documents: rectification notices (the orders), cases, inspection records.
 DOCUMENT_KINDS = ("order", "case", "record")
+IMPORT_KINDS = ("enterprises", "parks", "people", "catalogue", "checklists")
+IMPORT_STATUSES = ("checking", "checked", "applying", "applied", "failed")
+IMPORT_ACTIONS = ("create", "update", "unchanged", "refused")

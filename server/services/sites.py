@@ -27,6 +27,7 @@ from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import Point
 
 from ..db import distance_m, dwithin_m, make_point
+from ..domain import coords
 from ..domain import credit_code as credit_codes
 from ..domain.geo import approx_area_m2, bbox_around, covers_point, to_geojson
 from ..extensions import db
@@ -273,7 +274,7 @@ def _flush_unique() -> None:
 
 def create_site(data: dict, actor_id: int | None) -> dict:
     state = {f: data[f] for f in SITE_FIELDS if f in data}
-    lon, lat = data["lon"], data["lat"]
+    lon, lat = coords.to_wgs84(data["lon"], data["lat"], data.get("crs") or "wgs84")
     state["credit_code"] = _normal_credit_code(state.get("credit_code"), None)
     state.setdefault("safety_std_grade", None)
     state.setdefault("is_hazchem", False)
@@ -289,7 +290,11 @@ def create_site(data: dict, actor_id: int | None) -> dict:
 
 
 def update_site(site_id: int, changes: dict, actor_id: int | None) -> dict:
-    """Apply the changed fields; nothing changed writes nothing."""
+    """Apply the changed fields; nothing changed writes nothing. lon/lat given in `crs` are stored as WGS 84."""
+    changes = dict(changes)
+    crs = changes.pop("crs", None) or "wgs84"
+    if "lon" in changes and "lat" in changes:
+        changes["lon"], changes["lat"] = coords.to_wgs84(changes["lon"], changes["lat"], crs)
     site = _site_or_404(site_id)
     lon, lat = _lonlat(site)
     before = {**{f: getattr(site, f) for f in SITE_FIELDS}, "lon": lon, "lat": lat}
