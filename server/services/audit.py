@@ -29,25 +29,25 @@ AUDIT_LOCK_KEY = 0x6669656C64  # "field"
 _TAIL = "audit.tail"
 
 
-def _tail(session) -> str:
-    """The hash the next entry follows: kept from this transaction's last append, or read
-    (after taking the lock) on its first."""
+def _tail(session) -> tuple[int, str]:
+    """The id and hash the next entry follows: kept from this transaction's last append, or
+    read (after taking the lock) on its first."""
     tail = txmemo.peek(_TAIL, session=session)
     if tail is not None:
         return tail
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
     # The autoflush before this SELECT stores any pending entry first, so the last stored
-    # hash is the tail.
-    prev = session.execute(sa.select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).scalar()
-    return prev or GENESIS
+    # entry is the tail.
+    last = session.execute(sa.select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).first()
+    return (last.id, last.hash) if last is not None else (0, GENESIS)
 
 
 def record(action: str, entity_type: str, entity_id, summary: dict | None = None, actor_id: int | None = None) -> AuditEntry:
     """Append an entry inside the caller's transaction (committed with the change it describes;
     inserted at the session's next flush)."""
     session = db.session()
-    prev = _tail(session)
+    prev_id, prev = _tail(session)
     at = utcnow()
     summary = summary or {}
     entry = AuditEntry(
@@ -55,8 +55,14 @@ def record(action: str, entity_type: str, entity_id, summary: dict | None = None
         summary=summary, prev_hash=prev,
         hash=entry_hash(prev, at, actor_id, action, entity_type, str(entity_id), summary),
     )
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite cannot tell which generated id RETURNING answers for which row of a multi-row
+        # insert, so the session would insert entries one statement each; with their ids given
+        # (the lock is held: nobody else appends) it inserts a flush's entries in one.
+        # PostgreSQL numbers them in order in one statement by itself.
+        entry.id = prev_id + 1
     session.add(entry)
-    txmemo.put(_TAIL, entry.hash, session=session)
+    txmemo.put(_TAIL, (entry.id, entry.hash), session=session)
     return entry
 
 
