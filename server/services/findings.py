@@ -1,7 +1,8 @@
-"""The one way in for findings: every path (field sync, the demo city, imports) stores a
-finding through `record_finding`, which looks up its history, classifies it with the policy
-in force and stores facts, history and classification together, in the caller's
-transaction, with an audit entry.
+"""The one way in for findings: every path (field sync, the demo city, imports) stores its
+findings through `Intake` (a batch of them: the field sync's) or `record_finding` (one: the
+Intake with one item), which looks up their history, classifies them with the policy in
+force and stores facts, history and classification together, in the caller's transaction,
+with an audit entry each.
 
 The classification is made once. The suggested tier and its rule id are never recomputed:
 the final tier changes only by escalation (upward, automatic, rule E4) or by a supervisor's

@@ -1,9 +1,15 @@
 """Sync: storing the phone's visit records exactly once (DESIGN.md "How data flows",
 "The core API contract", "What nothing lost means").
 
-A batch is one transaction; each record in it is one savepoint, so a record is stored
-whole or not at all and a bad record never blocks the others. The transaction commits
-before the answer is built, so an acknowledged record is durable. Per record:
+A batch is one transaction, and a record is stored whole or not at all: a bad record never
+blocks the others. The records are checked one by one, in order, before anything of them is
+written (their findings classified as if each record had been stored before the next: see
+findings.Intake); the accepted ones are then inserted together, a statement per table, in one
+savepoint. Should an insert fail (another request stored one of the ids meanwhile), that
+savepoint is rolled back and each record is stored again on its own, in its own savepoint. A
+re-inspection (a record naming an order) goes through the lifecycle service, alone. The
+transaction commits before the answer is built, so an acknowledged record is durable. Per
+record:
 
 - `created`: stored now, with what the server assigned (tiers, the on-site proof, the
   clock check) in its receipt, which is kept with the visit;
@@ -596,6 +602,8 @@ def _write(batch: Batch, intake: Intake, ready: list[Ready]) -> None:
             r.receipt["reinspection"] = _record_reinspection(batch, r.rec["id"], r.order, r.rec, r.reinspection_at)
             db.session.execute(sa.update(Visit.__table__).where(Visit.__table__.c.id == r.rec["id"])
                                .values(receipt=r.receipt))
+            # The lifecycle service linked its photos to the order's finding: later records see them so.
+            batch.photos.update((pid, db.session.get(Photo, pid)) for pid in r.rec["photo_ids"])
     db.session.flush()
 
 
