@@ -195,7 +195,7 @@ class Batch:
     # finding id, and the stored photos.
     stored: dict[uuid.UUID, tuple[str, dict | None]] = dataclasses.field(default_factory=dict)
     finding_visit: dict[uuid.UUID, uuid.UUID] = dataclasses.field(default_factory=dict)
-    photos: dict[uuid.UUID, Photo] = dataclasses.field(default_factory=dict)
+    photos: dict[uuid.UUID, Photo | PhotoState] = dataclasses.field(default_factory=dict)
     stops: dict[int, uuid.UUID] = dataclasses.field(default_factory=dict)  # plan stops visited in this batch
 
     def save(self) -> tuple:
@@ -559,15 +559,26 @@ def _prepare(batch: Batch, intake: Intake, rec: dict, payload: dict, digest: str
         reinspection_at=batch.received_at if flagged else rec["finished_at"], receipt=receipt)
 
 
-def _stand_in(pid: uuid.UUID, stored: Photo | None, finding_id: uuid.UUID | None, visit_id: uuid.UUID,
-              purpose: str) -> Photo:
-    """A photo as a record just linked it, for the checks of the batch's later records (never
-    added to the session: the run's inserts store the real rows)."""
+@dataclasses.dataclass(frozen=True)
+class PhotoState:
+    """A photo as a record of this batch just linked it, for the checks of the batch's later
+    records (the run's inserts store the real rows)."""
+
+    id: uuid.UUID
+    finding_id: uuid.UUID | None
+    visit_id: uuid.UUID | None
+    status: str
+    purpose: str
+    claimed_visit_id: uuid.UUID | None = None
+    claimed_finding_id: uuid.UUID | None = None
+
+
+def _stand_in(pid: uuid.UUID, stored: Photo | PhotoState | None, finding_id: uuid.UUID | None,
+              visit_id: uuid.UUID, purpose: str) -> PhotoState:
     if stored is None:
-        return Photo(id=pid, finding_id=finding_id, visit_id=visit_id, status="waiting", purpose=purpose)
-    return Photo(id=pid, finding_id=finding_id or stored.finding_id, visit_id=stored.visit_id or visit_id,
-                 status=stored.status, purpose=stored.purpose or purpose, claimed_visit_id=stored.claimed_visit_id,
-                 claimed_finding_id=stored.claimed_finding_id)
+        return PhotoState(pid, finding_id, visit_id, "waiting", purpose)
+    return PhotoState(pid, finding_id or stored.finding_id, stored.visit_id or visit_id, stored.status,
+                      stored.purpose or purpose, stored.claimed_visit_id, stored.claimed_finding_id)
 
 
 def _write(batch: Batch, intake: Intake, ready: list[Ready]) -> None:
