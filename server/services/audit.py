@@ -29,25 +29,26 @@ AUDIT_LOCK_KEY = 0x6669656C64  # "field"
 _TAIL = "audit.tail"
 
 
-def _tail(session) -> tuple[int, str]:
-    """The id and hash the next entry follows: kept from this transaction's last append, or
-    read (after taking the lock) on its first."""
+def _tail(session) -> tuple[int, str, str]:
+    """The id and hash the next entry follows, and the engine's name: kept from this
+    transaction's last append, or read (after taking the lock) on its first."""
     tail = txmemo.peek(_TAIL, session=session)
     if tail is not None:
         return tail
-    if session.get_bind().dialect.name == "postgresql":
+    engine = session.get_bind().dialect.name
+    if engine == "postgresql":
         session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
     # The autoflush before this SELECT stores any pending entry first, so the last stored
     # entry is the tail.
     last = session.execute(sa.select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).first()
-    return (last.id, last.hash) if last is not None else (0, GENESIS)
+    return (last.id, last.hash, engine) if last is not None else (0, GENESIS, engine)
 
 
 def record(action: str, entity_type: str, entity_id, summary: dict | None = None, actor_id: int | None = None) -> AuditEntry:
     """Append an entry inside the caller's transaction (committed with the change it describes;
     inserted at the session's next flush)."""
     session = db.session()
-    prev_id, prev = _tail(session)
+    prev_id, prev, engine = _tail(session)
     at = utcnow()
     summary = summary or {}
     entry = AuditEntry(
@@ -55,14 +56,14 @@ def record(action: str, entity_type: str, entity_id, summary: dict | None = None
         summary=summary, prev_hash=prev,
         hash=entry_hash(prev, at, actor_id, action, entity_type, str(entity_id), summary),
     )
-    if session.get_bind().dialect.name == "sqlite":
+    if engine == "sqlite":
         # SQLite cannot tell which generated id RETURNING answers for which row of a multi-row
         # insert, so the session would insert entries one statement each; with their ids given
         # (the lock is held: nobody else appends) it inserts a flush's entries in one.
         # PostgreSQL numbers them in order in one statement by itself.
         entry.id = prev_id + 1
     session.add(entry)
-    txmemo.put(_TAIL, (entry.id, entry.hash), session=session)
+    txmemo.put(_TAIL, (entry.id, entry.hash, engine), session=session)
     return entry
 
 

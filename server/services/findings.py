@@ -220,9 +220,10 @@ class Intake:
         prepared = []
         claims: dict[uuid.UUID, uuid.UUID] = {}  # photo: the finding of this visit that names it
         ids: set[uuid.UUID] = set()
+        site = db.session.get(Site, visit.site_id)
         for i, data in enumerate(datas):
             try:
-                prepared.append(self._prepare(visit, data, claims, ids))
+                prepared.append(self._prepare(visit, site, data, claims, ids))
             except ServiceError as e:
                 e.finding_index = i
                 raise
@@ -260,7 +261,7 @@ class Intake:
         photo = self.photos.get(pid)
         return photo.finding_id if photo is not None else None
 
-    def _prepare(self, visit, data: dict, claims: dict, ids: set) -> tuple[dict, dict, list]:
+    def _prepare(self, visit, site: Site, data: dict, claims: dict, ids: set) -> tuple[dict, dict, list]:
         unknown = sorted(set(data) - FINDING_KEYS)
         if unknown:
             raise ServiceError(f"a finding has no field {', '.join(unknown)}", tuple(unknown))
@@ -272,7 +273,6 @@ class Intake:
         policy, timezone = self.policy, self.timezone
         discovered_at = _discovered_at(visit, data)
         day = local_date(discovered_at, timezone)
-        site = db.session.get(Site, visit.site_id)
         code = data.get("violation_code") or None
         row = None
         if code is not None:
