@@ -239,3 +239,24 @@ def test_a_policy_version_committed_by_another_request_is_read_by_the_next_trans
             db.session.commit()
         assert policy.current().version == first + 1
         db.session.rollback()
+
+
+def test_findings_alike_in_one_batch_are_classified_alike_and_a_bad_fact_is_still_refused(app, world):
+    """The batch form classifies findings alike once; a fact that only looks alike (0 for false)
+    is still refused."""
+    from server.services.findings import Intake
+
+    vid = make_visit(app, world["sites"]["EDZ"][0])
+    with app.app_context():
+        visit = db.session.get(Visit, vid)
+        base = {"violation_code": "FIRE-HYDRANT-BLOCKED", "severity": "minor", "corrected_on_spot": True,
+                "intentional": False}
+        datas = [{"id": str(uuid.uuid4()), **base} for _ in range(2)]
+        bad = {"id": str(uuid.uuid4()), **base, "intentional": 0}
+        intake = Intake([(visit, d) for d in [*datas, bad]])
+        first, second = intake.take(visit, datas, None)
+        assert (first["suggested_tier"], first["rule_id"]) == (second["suggested_tier"], second["rule_id"])
+        with pytest.raises(ServiceError) as e:
+            intake.take(visit, [bad], None)
+        assert "intentional" in e.value.fields and e.value.finding_index == 0
+        db.session.rollback()

@@ -212,6 +212,11 @@ class Intake:
         self.new_photos: dict[uuid.UUID, dict] = {}
         self.new_photo_rows: list[dict] = []  # those the last store() inserted
         self.links: dict[uuid.UUID, tuple[uuid.UUID, uuid.UUID]] = {}  # stored photo: (finding, visit) to link
+        # Computed once per Intake: a catalogue row as the classifier reads it, the classifier's
+        # answers, correction deadlines by (discovery day, period).
+        self.row_facts: dict[int, classifier.ViolationTypeFacts] = {}
+        self.classified: dict[tuple, classifier.Classification] = {}
+        self.deadlines: dict[tuple, dt.date] = {}
 
     def take(self, visit, datas: list[dict], actor_id: int | None, before=None) -> list[dict]:
         """Check, classify and queue one visit's findings (see the class); answers their rows.
@@ -284,12 +289,14 @@ class Intake:
         facts.setdefault("severity", None)
         history = self.history.of(site.id, code, discovered_at, visit.id)
         classifier_history = {k: history[k] for k in ("repeats", "earlier_tolerance_closed", "earlier_order_failed")}
-        try:
-            result = classifier.classify(row, facts, classifier_history, policy)
-        except classifier.InvalidFacts as e:
-            raise ServiceError(f"the finding's facts cannot be classified: {e}", tuple(e.errors)) from None
-        deadline = (correction_deadline(discovered_at, row.correction_days, row.correction_unit, work_calendar(),
-                                        timezone) if row is not None else None)
+        result = self._classify(row, facts, classifier_history)
+        deadline = None
+        if row is not None:
+            key = (day, row.correction_days, row.correction_unit)
+            if key not in self.deadlines:
+                self.deadlines[key] = correction_deadline(discovered_at, row.correction_days, row.correction_unit,
+                                                          work_calendar(), timezone)
+            deadline = self.deadlines[key]
         flags = list(result.flags)
         status = "legal_review" if STATUTORY_FLAG in flags else "awaiting_review"
         # Its photos: linked to it, a row waiting for the bytes of each one not uploaded yet.
@@ -321,6 +328,31 @@ class Intake:
             "photos_waiting": waiting, "created_at": utcnow(),
         }
         return values, {"code": code, "history": history, "facts": {k: facts[k] for k in FACT_KEYS if k in facts}}, photos
+
+    def _classify(self, row: ViolationType | None, facts: dict, history: dict) -> classifier.Classification:
+        """The classifier's answer; it is a function of the row, the facts, the history and the
+        policy alone, so findings alike in all four (a batch has many) are classified once."""
+        vt = None
+        if row is not None:
+            vt = self.row_facts.get(row.id)
+            if vt is None:
+                vt = self.row_facts[row.id] = classifier.ViolationTypeFacts.of(row)
+        try:
+            # Typed: 1 and True are equal keys, but only one of them is a valid fact.
+            key = (row.id if row is not None else None, tuple(sorted((k, type(v), v) for k, v in facts.items())),
+                   tuple(history.items()))
+            known = self.classified.get(key)
+        except TypeError:  # a fact that is no plain value: the classifier says what is wrong with it
+            key = known = None
+        if known is not None:
+            return known
+        try:
+            result = classifier.classify(vt, facts, history, self.policy)
+        except classifier.InvalidFacts as e:
+            raise ServiceError(f"the finding's facts cannot be classified: {e}", tuple(e.errors)) from None
+        if key is not None:
+            self.classified[key] = result
+        return result
 
     def store(self) -> None:
         """Insert the queued findings and their new photo rows (one statement each), then link
