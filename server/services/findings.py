@@ -182,10 +182,10 @@ class Intake:
     policy in force, which of their ids are stored, their photos, and their history (`History`).
     `take(visit, datas)` then checks and classifies one visit's findings in order, all or none
     (the ServiceError raised carries the finding's position as `finding_index`; nothing of the
-    visit is kept), records their audit
-    entries, and queues their rows; `store()` inserts the queued findings and their waiting
-    photo rows, one statement each. Findings taken earlier count in the history of those taken
-    later, as if each had been stored before the next was looked up.
+    visit is kept), records their audit entries, and queues their rows; `store()` inserts the
+    queued findings and their waiting photo rows, one statement each, and links the stored
+    photos they name. Findings taken earlier count in the history of those taken later, as if
+    each had been stored before the next was looked up.
 
     A visit is anything with id, site_id, started_at and checklist_template_id.
     """
