@@ -6,8 +6,9 @@ On SpatiaLite, in one run, into one database (the demo city, `build_demo(seed=1)
   loopback to the real server (gunicorn, one sync worker, `server:create_app()`), with
   everything the product does: the record's validation, the officers' certificates, the
   catalogue row in force, the repeat look-up and the classification of each finding, the
-  on-site proof, the savepoint per record, the receipt, and the audit entries (one per visit,
-  one per finding), committed once per batch;
+  on-site proof, the receipt, and the audit entries (one per visit, one per finding); each
+  record accepted or rejected whole (the batch's rows inserted together in a savepoint, a
+  savepoint per record only when an insert fails), committed once per batch;
 - raw: the same number of visits, results and findings (other ids) written by SQLAlchemy
   Core `insert()` of visits, results and findings in this process, one transaction per batch
   of 50 visits: no validation, no look-up, no classification, no audit.

@@ -66,3 +66,52 @@ def test_cli_reports_an_intact_chain(app, db_url, monkeypatch, tmp_path):
     result = CliRunner().invoke(main, ["audit-verify"])
     assert result.exit_code == 0, result.output
     assert "intact" in result.output
+
+
+def test_appends_of_one_transaction_chain_on_each_other_and_a_rolled_back_savepoint_leaves_no_gap(app):
+    """The chain's tail is kept in the session between appends of one transaction; an entry
+    appended in a savepoint that rolls back is gone, and the next one follows the entry before it."""
+    import pytest
+
+    from server.extensions import db
+    from server.services import audit
+
+    with app.app_context():
+        audit.record("test.first", "test", 1, {"n": 1})
+        audit.record("test.second", "test", 2, {"n": 2})
+        with pytest.raises(RuntimeError):
+            with db.session.begin_nested():
+                audit.record("test.undone", "test", 3, {"n": 3})
+                db.session.flush()
+                raise RuntimeError("the savepoint rolls back")
+        audit.record("test.third", "test", 4, {"n": 4})
+        db.session.commit()
+    entries = _entries(app)
+    assert [e.action for e in entries[-3:]] == ["test.first", "test.second", "test.third"]
+    assert entries[-1].prev_hash == entries[-2].hash and entries[-2].prev_hash == entries[-3].hash
+    with app.app_context():
+        report = audit.verify_chain()
+        db.session.rollback()
+    assert report["ok"] and report["verified"] == len(entries)
+
+
+def test_the_kept_tail_does_not_outlive_its_transaction(app):
+    """Another session appends between two transactions of this one: this one's next entry
+    follows the other's, not the tail it kept before its commit."""
+    from server.extensions import db
+    from server.services import audit
+
+    with app.app_context():
+        audit.record("test.mine", "test", 1)
+        db.session.commit()
+        with app.app_context():  # another request: its own session and connection
+            audit.record("test.theirs", "test", 2)
+            db.session.commit()
+        audit.record("test.mine_again", "test", 3)
+        db.session.commit()
+        report = audit.verify_chain()
+        db.session.rollback()
+    entries = _entries(app)
+    assert [e.action for e in entries[-3:]] == ["test.mine", "test.theirs", "test.mine_again"]
+    assert entries[-1].prev_hash == entries[-2].hash
+    assert report["ok"], report

@@ -193,3 +193,70 @@ def test_photos_named_by_the_finding_wait_for_their_bytes(app, world):
     with app.app_context():
         rows = db.session.execute(sa.select(Photo).where(Photo.finding_id == fid)).scalars().all()
         assert {p.id for p in rows} == set(photos) and {p.status for p in rows} == {"waiting"}
+
+
+# --- what one transaction reads once -----------------------------------------------------------
+
+
+def test_a_policy_change_in_the_same_transaction_is_used_by_the_next_finding(app, world):
+    from server.services import policy
+    from server.services.findings import record_finding
+
+    vid = make_visit(app, world["sites"]["EDZ"][0])
+    with app.app_context():
+        visit = db.session.get(Visit, vid)
+        data = {"violation_code": "FIRE-HYDRANT-BLOCKED", "severity": "minor", "corrected_on_spot": True}
+        before = record_finding(visit, {"id": str(uuid.uuid4()), **data}, None).policy_version
+        policy.change({"repeat_window_days": 180}, "a shorter look-back", None)
+        after = record_finding(visit, {"id": str(uuid.uuid4()), **data}, None).policy_version
+        db.session.rollback()
+    assert after == before + 1
+
+
+def test_a_calendar_loaded_in_the_same_transaction_counts_at_once(app, world):
+    from server.services import calendar
+
+    with app.app_context():
+        day = dt.date(2026, 12, 2)  # a Wednesday: a working day in the bundled calendar
+        assert calendar.work_calendar().is_working_day(day)
+        doc = calendar.read_bundled(2026)
+        doc["holidays"] = [*doc["holidays"], {"name": "测试假日", "from": day.isoformat(), "to": day.isoformat()}]
+        calendar.load_year(doc, record_audit=False)
+        assert not calendar.work_calendar().is_working_day(day)
+        db.session.rollback()
+        assert calendar.work_calendar().is_working_day(day), "the rolled-back year is forgotten"
+        db.session.rollback()
+
+
+def test_a_policy_version_committed_by_another_request_is_read_by_the_next_transaction(app, world):
+    from server.services import policy
+
+    with app.app_context():
+        first = policy.current().version
+        db.session.commit()
+        with app.app_context():  # another request: its own session
+            policy.change({"repeat_window_days": 200}, "another admin's change", None)
+            db.session.commit()
+        assert policy.current().version == first + 1
+        db.session.rollback()
+
+
+def test_findings_alike_in_one_batch_are_classified_alike_and_a_bad_fact_is_still_refused(app, world):
+    """The batch form classifies findings alike once; a fact that only looks alike (0 for false)
+    is still refused."""
+    from server.services.findings import Intake
+
+    vid = make_visit(app, world["sites"]["EDZ"][0])
+    with app.app_context():
+        visit = db.session.get(Visit, vid)
+        base = {"violation_code": "FIRE-HYDRANT-BLOCKED", "severity": "minor", "corrected_on_spot": True,
+                "intentional": False}
+        datas = [{"id": str(uuid.uuid4()), **base} for _ in range(2)]
+        bad = {"id": str(uuid.uuid4()), **base, "intentional": 0}
+        intake = Intake([(visit, d) for d in [*datas, bad]])
+        first, second = intake.take(visit, datas, None)
+        assert (first["suggested_tier"], first["rule_id"]) == (second["suggested_tier"], second["rule_id"])
+        with pytest.raises(ServiceError) as e:
+            intake.take(visit, [bad], None)
+        assert "intentional" in e.value.fields and e.value.finding_index == 0
+        db.session.rollback()

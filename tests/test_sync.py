@@ -600,3 +600,75 @@ def test_two_tabs_sending_the_same_batch_at_once_store_it_once(client, app, auth
         assert all(r["visit"] == results[0]["visit"] for r in results)
     assert {str(v.id) for v in rows(app, Visit)} == {r["id"] for r in records}
     assert len(rows(app, Finding)) == 4
+
+
+# --- a batch stored together ---------------------------------------------------------------
+
+
+def test_findings_count_the_earlier_records_of_their_batch_but_not_a_rejected_one(client, app, field, insp1):
+    """A batch's records are classified together: a finding's history holds the findings of the
+    records before it in the batch (as if each had been stored before the next was read), and
+    nothing of a rejected record."""
+    from server.models import Finding
+
+    now = now_cst()
+    site = field["sites"][HENGDA]
+    officers = team(field, "insp1", "insp2")
+
+    def hydrant_visit(minutes_ago, **finding_over):
+        start = now - dt.timedelta(minutes=minutes_ago)
+        rec = visit(site, officers, started_at=start.isoformat(), finished_at=(start + dt.timedelta(minutes=5)).isoformat(),
+                    findings=[finding(item="FIRE-006", violation_code="FIRE-HYDRANT-BLOCKED", domain="fire",
+                                      **finding_over)])
+        return failing(rec, "FIRE-006")
+
+    first = hydrant_visit(300)
+    refused = hydrant_visit(200, severity="advisory")  # the classifier refuses it: the record is rejected
+    third = hydrant_visit(100)
+    fourth = hydrant_visit(50)
+    answers = post_sync(client, insp1, [first, refused, third, fourth]).get_json()["results"]
+    assert [a["status"] for a in answers] == ["created", "rejected", "created", "created"], answers
+    repeats = {str(f.id): f.repeats for f in rows(app, Finding)}
+    assert [repeats.get(r["findings"][0]["id"]) for r in (first, refused, third, fourth)] == [0, None, 1, 2]
+
+
+@pytest.mark.parametrize("with_findings", [True, False], ids=["findings", "no-findings"])
+def test_when_a_runs_insert_fails_each_record_is_stored_on_its_own(client, app, field, insp1, monkeypatch,
+                                                                   with_findings):
+    """Another request stored one of the batch's records between the batch's look-up and its
+    inserts (a retry racing the first try): the batch's inserts fail together (without findings,
+    at the visit's row; with them, already when its findings are found stored), and each record
+    is then stored on its own, the raced one answered as the duplicate it is, the others created,
+    and nothing twice (visits, findings, audit entries)."""
+    from server.models import AuditEntry, Finding, Visit
+    from server.services import sync
+    from server.services.audit import verify_chain
+
+    raced = _two_findings(field, [uuid.uuid4()]) if with_findings else visit(field["sites"][RUNZE], team(field, "insp1"))
+    first = only(post_sync(client, insp1, [raced]), "created")
+    before, after = _two_findings(field), visit(field["sites"][JIANGHAI], team(field, "insp1"))
+    prefetch = sync.Batch.prefetch
+
+    def blind_prefetch(self, records):  # the look-up ran before the raced record was stored
+        prefetch(self, records)
+        self.stored.pop(uuid.UUID(raced["id"]), None)
+        for f in raced["findings"]:
+            self.finding_visit.pop(uuid.UUID(f["id"]), None)
+        for pid in (raced["findings"][0]["photo_ids"] if with_findings else ()):
+            self.photos.pop(uuid.UUID(pid), None)
+
+    monkeypatch.setattr(sync.Batch, "prefetch", blind_prefetch)
+    answers = post_sync(client, insp1, [before, raced, after]).get_json()["results"]
+    assert [a["status"] for a in answers] == ["created", "duplicate", "created"], answers
+    assert answers[1]["visit"] == first["visit"]
+    assert {str(v.id) for v in rows(app, Visit)} == {raced["id"], before["id"], after["id"]}
+    findings = 4 if with_findings else 2
+    assert len(rows(app, Finding)) == findings
+    creates = [e.entity_id for e in rows(app, AuditEntry, AuditEntry.action == "visit.create")]
+    assert sorted(creates) == sorted([raced["id"], before["id"], after["id"]])
+    assert len(rows(app, AuditEntry, AuditEntry.action == "finding.create")) == findings
+    from server.extensions import db
+
+    with app.app_context():
+        assert verify_chain()["ok"]
+        db.session.rollback()

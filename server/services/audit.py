@@ -1,8 +1,19 @@
 """Appending to and verifying the audit chain.
 
 Appends are serialised so the chain never forks: on SQLite every write transaction
-already holds the database's write lock from BEGIN IMMEDIATE; on PostgreSQL a
-transaction-level advisory lock is taken before the last hash is read.
+already holds the database's write lock from BEGIN IMMEDIATE (and a read transaction's
+first insert fails rather than write on a snapshot another writer has moved past); on
+PostgreSQL a transaction-level advisory lock is taken before the last hash is read.
+
+The chain's tail is read once per transaction. The first append of a transaction takes the
+lock and reads the last stored hash; each append then keeps its own hash as the tail in the
+session (services/txmemo.py), where the next append of the same transaction finds it instead
+of reading the table again. The kept tail is trusted only while the lock that made it right
+is held: it is dropped when the transaction ends and on any rollback, a savepoint's included
+(a PostgreSQL lock taken inside a savepoint that rolls back is released with it, and the
+entries appended inside are gone). Entries are not flushed one by one: the session inserts
+the transaction's pending entries together, in the order they were appended, at its next
+flush (the ids, and so the chain's order, follow that order on both engines).
 """
 from __future__ import annotations
 
@@ -12,17 +23,32 @@ from ..domain.audit_chain import GENESIS, Break, entry_hash, verify
 from ..extensions import db
 from ..models import AuditEntry
 from ..models.types import utcnow
+from . import txmemo
 
 AUDIT_LOCK_KEY = 0x6669656C64  # "field"
+_TAIL = "audit.tail"
+
+
+def _tail(session) -> tuple[int, str, str]:
+    """The id and hash the next entry follows, and the engine's name: kept from this
+    transaction's last append, or read (after taking the lock) on its first."""
+    tail = txmemo.peek(_TAIL, session=session)
+    if tail is not None:
+        return tail
+    engine = session.get_bind().dialect.name
+    if engine == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
+    # The autoflush before this SELECT stores any pending entry first, so the last stored
+    # entry is the tail.
+    last = session.execute(sa.select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).first()
+    return (last.id, last.hash, engine) if last is not None else (0, GENESIS, engine)
 
 
 def record(action: str, entity_type: str, entity_id, summary: dict | None = None, actor_id: int | None = None) -> AuditEntry:
-    """Append an entry inside the caller's transaction (committed with the change it describes)."""
-    session = db.session
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
-    prev = session.execute(sa.select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).scalar()
-    prev = prev or GENESIS
+    """Append an entry inside the caller's transaction (committed with the change it describes;
+    inserted at the session's next flush)."""
+    session = db.session()
+    prev_id, prev, engine = _tail(session)
     at = utcnow()
     summary = summary or {}
     entry = AuditEntry(
@@ -30,8 +56,14 @@ def record(action: str, entity_type: str, entity_id, summary: dict | None = None
         summary=summary, prev_hash=prev,
         hash=entry_hash(prev, at, actor_id, action, entity_type, str(entity_id), summary),
     )
+    if engine == "sqlite":
+        # SQLite cannot tell which generated id RETURNING answers for which row of a multi-row
+        # insert, so the session would insert entries one statement each; with their ids given
+        # (the lock is held: nobody else appends) it inserts a flush's entries in one.
+        # PostgreSQL numbers them in order in one statement by itself.
+        entry.id = prev_id + 1
     session.add(entry)
-    session.flush()
+    txmemo.put(_TAIL, (entry.id, entry.hash, engine), session=session)
     return entry
 
 

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from ..extensions import db
 from ..domain.workdays import WorkCalendar
 from ..models import CalendarDay
-from . import audit
+from . import audit, txmemo
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
@@ -137,6 +137,11 @@ def load_bundled(actor_id: int | None = None, record_audit: bool = True) -> list
 
 
 def work_calendar() -> WorkCalendar:
-    """The bureau's working days as stored: every deadline in working days is counted on this."""
+    """The bureau's working days as stored: every deadline in working days is counted on this.
+    Read once per transaction (services/txmemo.py; loading a year forgets it)."""
+    return txmemo.remember((CalendarDay.__tablename__,), "calendar.work_calendar", _read_calendar)
+
+
+def _read_calendar() -> WorkCalendar:
     rows = db.session.execute(sa.select(CalendarDay.day, CalendarDay.kind)).all()
     return WorkCalendar.from_entries((r.day, r.kind) for r in rows)

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from ..extensions import db
 from ..models import ViolationType
 from ..models.vocab import CORRECTION_UNITS, DOMAINS, PENALTY_TRIGGERS, TOLERANCE_TYPES
-from . import audit
+from . import audit, txmemo
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 BUNDLED_CSV = DATA_DIR / "catalogue.csv"
@@ -242,7 +242,13 @@ def load_bundled(actor_id: int | None = None, record_audit: bool = True) -> dict
 
 
 def in_force(code: str, day: dt.date) -> ViolationType | None:
-    """The version of a catalogue row in force on a day (a finding uses its discovery date)."""
+    """The version of a catalogue row in force on a day (a finding uses its discovery date).
+    Read once per transaction and (code, day) (services/txmemo.py; loading rows forgets it)."""
+    return txmemo.remember((ViolationType.__tablename__,), ("catalogue.in_force", code, day),
+                           lambda: _in_force(code, day))
+
+
+def _in_force(code: str, day: dt.date) -> ViolationType | None:
     return db.session.execute(
         sa.select(ViolationType).where(
             ViolationType.code == code, ViolationType.effective_from <= day,

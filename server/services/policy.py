@@ -8,12 +8,17 @@ from ..domain.classify import RULES, InvalidPolicy
 from ..domain.policy import DEFAULT_POLICY, default_policy
 from ..extensions import db
 from ..models import PolicyVersion
-from . import audit
+from . import audit, txmemo
 from .errors import ServiceError
 
 
 def current() -> PolicyVersion:
-    """The version in force; version 1 with the defaults is made the first time it is asked for."""
+    """The version in force; version 1 with the defaults is made the first time it is asked for.
+    Read once per transaction (services/txmemo.py; storing a version forgets it)."""
+    return txmemo.remember((PolicyVersion.__tablename__,), "policy.current", _current)
+
+
+def _current() -> PolicyVersion:
     newest = sa.select(PolicyVersion).order_by(PolicyVersion.version.desc()).limit(1)
     row = db.session.execute(newest).scalar()
     if row is None:

@@ -1,9 +1,15 @@
 """Sync: storing the phone's visit records exactly once (DESIGN.md "How data flows",
 "The core API contract", "What nothing lost means").
 
-A batch is one transaction; each record in it is one savepoint, so a record is stored
-whole or not at all and a bad record never blocks the others. The transaction commits
-before the answer is built, so an acknowledged record is durable. Per record:
+A batch is one transaction, and a record is stored whole or not at all: a bad record never
+blocks the others. The records are checked one by one, in order, before anything of them is
+written (their findings classified as if each record had been stored before the next: see
+findings.Intake); the accepted ones are then inserted together, a statement per table, in one
+savepoint. Should an insert fail (another request stored one of the ids meanwhile), that
+savepoint is rolled back and each record is stored again on its own, in its own savepoint. A
+re-inspection (a record naming an order) goes through the lifecycle service, alone. The
+transaction commits before the answer is built, so an acknowledged record is durable. Per
+record:
 
 - `created`: stored now, with what the server assigned (tiers, the on-site proof, the
   clock check) in its receipt, which is kept with the visit;
@@ -61,6 +67,7 @@ from ..models import (
 )
 from ..models.types import utcnow
 from . import audit, catalogue
+from .findings import Intake, StoredFinding
 from .errors import ServiceError
 
 # Defaults of the limits a deployment may change in its config (FIELDCHECK_* keys set in
@@ -188,7 +195,15 @@ class Batch:
     # finding id, and the stored photos.
     stored: dict[uuid.UUID, tuple[str, dict | None]] = dataclasses.field(default_factory=dict)
     finding_visit: dict[uuid.UUID, uuid.UUID] = dataclasses.field(default_factory=dict)
-    photos: dict[uuid.UUID, Photo] = dataclasses.field(default_factory=dict)
+    photos: dict[uuid.UUID, Photo | PhotoState] = dataclasses.field(default_factory=dict)
+    stops: dict[int, uuid.UUID] = dataclasses.field(default_factory=dict)  # plan stops visited in this batch
+
+    def save(self) -> tuple:
+        """What a run may change in what the batch knows, to restore when the run is rolled back."""
+        return dict(self.stored), dict(self.finding_visit), dict(self.photos), dict(self.stops)
+
+    def restore(self, saved: tuple) -> None:
+        self.stored, self.finding_visit, self.photos, self.stops = (dict(x) for x in saved)
 
     def prefetch(self, records: list[dict]) -> None:
         """One query per kind for the whole batch instead of one per record."""
@@ -255,7 +270,7 @@ def sync_batch(device_id: str, raw_records: list, user: User) -> dict:
                   limits=lim, scope=set(user.park_ids))
     parsed = [_parse(index, raw) for index, raw in enumerate(raw_records)]
     batch.prefetch([p[1] for p in parsed if p[1] is not None])
-    results = [_store(batch, *p) for p in parsed]
+    results = [answer for run in _runs(parsed) for answer in _store_run(batch, run)]
     db.session.commit()  # durable before it is acknowledged
     counts = {status: 0 for status in ("created", "duplicate", "conflict", "rejected")}
     for r in results:
@@ -282,19 +297,115 @@ def _one(batch: Batch, index: int, raw: Any) -> dict:
     head, rec, rejected = _parse(index, raw)
     if rec is not None:
         batch.prefetch([rec])
-    return _store(batch, head, rec, rejected)
+    (answer,) = _store_run(batch, [(head, rec, rejected)])
+    return answer
 
 
-def _store(batch: Batch, head: dict, rec: dict | None, rejected: dict | None, retry: bool = True) -> dict:
+def _runs(parsed: list) -> list[list]:
+    """The batch in runs stored together: consecutive records, except that a re-inspection
+    (a record naming an order, which the lifecycle service stores) is a run of its own."""
+    runs, run = [], []
+    for p in parsed:
+        if p[1] is not None and p[1]["order_id"] is not None:
+            if run:
+                runs.append(run)
+            runs.append([p])
+            run = []
+        else:
+            run.append(p)
+    if run:
+        runs.append(run)
+    return runs
+
+
+@dataclasses.dataclass
+class Ready:
+    """A record that passed every check, its rows made and waiting for the run's inserts."""
+
+    rec: dict
+    visit: dict  # the visits row
+    officers: list[dict]
+    results: list[dict]
+    photos: list[tuple[uuid.UUID, str, bool]]  # the visit's own photos: (id, purpose, stored before)
+    stop: PlanStop | None
+    order: Order | None
+    reinspection_at: dt.datetime
+    receipt: dict
+
+
+class _RunFailed(Exception):
+    """A run's inserts failed (another request stored one of its ids meanwhile): the run is
+    stored again record by record, each in its own savepoint."""
+
+
+def _store_run(batch: Batch, run: list, retry: bool = True) -> list[dict]:
+    """Store a run of records in one savepoint: every record is checked (its findings
+    classified, its audit entries appended) in order, then the created ones are inserted
+    together, a statement per table. When an insert fails, the run's savepoint is rolled back
+    and each record is stored again on its own, so one record's failure touches no other."""
+    saved = batch.save()
+    answers: list[dict] = []
+    try:
+        with db.session.begin_nested():
+            items = [(head, rec, rejected, *_digest(rec)) for head, rec, rejected in run]
+            intake = Intake([(_VisitRef(rec["id"], rec["site_id"], rec["started_at"]), _finding_data(f, _when(batch, rec)))
+                             for _h, rec, _r, _p, _d in items if rec is not None and rec["id"] not in batch.stored
+                             for f in rec["findings"]])
+            ready: list[Ready] = []
+            for head, rec, rejected, payload, digest in items:
+                answers.append(_check(batch, intake, ready, head, rec, rejected, payload, digest))
+            try:
+                _write(batch, intake, ready)
+            except IntegrityError as e:
+                raise _RunFailed() from e
+    except _RunFailed as failed:
+        batch.restore(saved)
+        if len(run) > 1:
+            answers = []
+            for p in run:
+                if p[1] is not None:  # what the batch read of it may be out of date: read it again
+                    batch.look_up([p[1]["id"]], [f["id"] for f in p[1]["findings"]], _photo_ids(p[1]))
+                answers += _store_run(batch, [p])
+            return answers
+        if not retry:
+            raise failed.__cause__ or failed
+        # Another request stored the same id between the batch's look-up and this insert (two
+        # tabs, a retry racing the first try): look again, once, and answer as a replay.
+        rec = run[0][1]
+        batch.look_up([rec["id"]], [f["id"] for f in rec["findings"]], _photo_ids(rec))
+        return _store_run(batch, run, retry=False)
+    except Rejected as r:  # the lifecycle service refused a re-inspection: the run is that record alone
+        batch.restore(saved)
+        return [{**run[0][0], "status": "rejected", "message": r.message, "errors": r.errors}]
+    return answers
+
+
+def _digest(rec: dict | None) -> tuple[dict | None, str | None]:
+    if rec is None:
+        return None, None
+    payload = canonical_record(rec)
+    return payload, record_hash(payload)
+
+
+def _when(batch: Batch, rec: dict) -> dt.datetime:
+    """The visit's trusted time: the device's start, or the receive time when its clock is off."""
+    return batch.received_at if _clock(batch, rec)[1] else rec["started_at"]
+
+
+def _clock(batch: Batch, rec: dict) -> tuple[float, bool]:
+    skew = (batch.received_at - rec["finished_at"]).total_seconds()
+    return skew, abs(skew) > float(batch.policy["device_clock_tolerance_h"]) * 3600
+
+
+def _check(batch: Batch, intake: Intake, ready: list, head: dict, rec: dict | None, rejected: dict | None,
+           payload: dict | None, digest: str | None) -> dict:
+    """One record's answer; a created one is added to `ready` (and to what the batch knows)."""
     if rec is None:
         return rejected
-    payload = canonical_record(rec)
-    digest = record_hash(payload)
     if rec["id"] in batch.stored:
         return {**head, **_replay(batch, rec["id"], batch.stored[rec["id"]], digest, payload)}
     try:
-        with db.session.begin_nested():
-            receipt = _create(batch, rec, payload, digest)
+        done = _prepare(batch, intake, rec, payload, digest)
     except Rejected as r:
         return {**head, "status": "rejected", "message": r.message, "errors": r.errors}
     except ServiceError as e:
@@ -303,18 +414,208 @@ def _store(batch: Batch, head: dict, rec: dict | None, rejected: dict | None, re
         return {**head, **_conflict(batch, rec["id"], digest, payload, clash.visit_id,
                                     f"finding {clash.finding_id} is already stored in visit {clash.visit_id}; "
                                     "nothing was stored or overwritten. A supervisor will see both.")}
-    except IntegrityError:
-        # Another request stored the same id between the batch's look-up and this insert (two
-        # tabs, a retry racing the first try): look again, once, and answer as a replay.
-        if not retry:
-            raise
-        batch.look_up([rec["id"]], [f["id"] for f in rec["findings"]], _photo_ids(rec))
-        return _store(batch, head, rec, None, retry=False)
-    batch.stored[rec["id"]] = (digest, receipt)
+    ready.append(done)
+    batch.stored[rec["id"]] = (digest, done.receipt)
     batch.finding_visit.update((f["id"], rec["id"]) for f in rec["findings"])
-    for pid in _photo_ids(rec):
-        batch.photos[pid] = db.session.get(Photo, pid)  # in the session already: no query
-    return {**head, "status": "created", "visit": receipt}
+    if done.stop is not None:
+        batch.stops[done.stop.id] = rec["id"]
+    return {**head, "status": "created", "visit": done.receipt}
+
+
+@dataclasses.dataclass(frozen=True)
+class _VisitRef:
+    """The visit as the findings service reads it, before its row is inserted."""
+
+    id: uuid.UUID
+    site_id: int
+    started_at: dt.datetime
+    checklist_template_id: int | None = None
+
+
+def _prepare(batch: Batch, intake: Intake, rec: dict, payload: dict, digest: str) -> Ready:
+    """Check one record and make its rows (nothing is inserted yet); raises Rejected,
+    ServiceError or FindingClash. Its findings are classified and queued by the intake, and
+    its audit entries appended, only once every check has passed."""
+    problems = Problems()
+    lim = batch.limits
+    site = batch.site(rec["site_id"])
+    if site is None:
+        problems.add(("site_id",), f"there is no site {rec['site_id']}")
+    elif site.park_id not in batch.scope:
+        problems.add(("site_id",), f"site {site.id} ({site.name}) is in a park you are not assigned to")
+    problems.check()
+    # A finding id stored in another visit makes this a conflict, whatever else is wrong with it.
+    clash = next((f["id"] for f in rec["findings"] if f["id"] in batch.finding_visit), None)
+    if clash is not None:
+        raise FindingClash(clash, batch.finding_visit[clash])
+
+    skew, flagged = _clock(batch, rec)
+    tolerance_h = float(batch.policy["device_clock_tolerance_h"])
+    # A device clock far off is kept, not trusted: the visit is then dated by the server's clock.
+    when = batch.received_at if flagged else rec["started_at"]
+    day = local_date(when, batch.timezone)
+
+    if len(rec["findings"]) > lim["max_findings_per_visit"]:
+        problems.add(("findings",), f"a visit holds at most {lim['max_findings_per_visit']} findings; "
+                                    f"this one has {len(rec['findings'])}")
+    if len(rec["results"]) > lim["max_results_per_visit"]:
+        problems.add(("results",), f"a visit holds at most {lim['max_results_per_visit']} results; "
+                                   f"this one has {len(rec['results'])}")
+    _check_officers(batch, rec, day, problems)
+    outcome_of = _check_results(batch, rec, problems)
+    _check_findings(batch, rec, day, outcome_of, problems)
+    photos = _check_photos(batch, rec, problems)
+    stop = _check_plan_stop(batch, rec, site, problems)
+    order = _check_order(rec, site, problems)
+    if (rec["corrects_id"] is not None and rec["corrects_id"] not in batch.stored
+            and db.session.get(Visit, rec["corrects_id"]) is None):
+        problems.add(("corrects_id",), f"there is no stored visit {rec['corrects_id']} to correct")
+    problems.check()
+
+    site_point = to_shape(site.geom)
+    fix = rec["location"]
+    proof = geofence.prove(
+        (fix["lon"], fix["lat"], fix["accuracy_m"]) if fix else None, (site_point.x, site_point.y),
+        float(batch.policy["geofence_radius_m"]), float(batch.policy["gps_accuracy_threshold_m"]))
+    signature = rec["record"]["party_signature_photo_id"]
+    visit_id = rec["id"]
+
+    def visit_audit() -> None:
+        audit.record("visit.create", "visit", visit_id, {
+            "site_id": site.id, "kind": rec["kind"], "device_id": batch.device_id, "content_hash": digest,
+            "officer_ids": rec["officer_ids"], "results": len(rec["results"]),
+            "findings": [str(f["id"]) for f in rec["findings"]], "geofence": proof.verdict,
+            "distance_m": proof.distance_m, "clock_flagged": flagged, "plan_stop_id": rec["plan_stop_id"],
+            "order_id": rec["order_id"],
+        }, batch.user.id)
+
+    # The findings service checks and classifies the visit's findings (all or none), and links
+    # their photos (a row waiting for the bytes of each one not uploaded yet, counted in
+    # photos_waiting). The visit's audit entry goes before theirs.
+    datas = [_finding_data(f, when) for f in rec["findings"]]
+    try:
+        rows = intake.take(_VisitRef(visit_id, site.id, rec["started_at"]), datas, batch.user.id, before=visit_audit)
+    except StoredFinding as e:
+        # Stored by another request since the batch's look-up (see _store_run).
+        raise _RunFailed() from e
+    except ServiceError as e:
+        refused = Problems()
+        for field in e.fields or ("_schema",):
+            refused.add(("findings", e.finding_index, field), str(e))
+        refused.check()
+
+    waiting: list[str] = []
+    finding_receipts = []
+    for f, row in zip(rec["findings"], rows):
+        for pid in f["photo_ids"]:
+            stored = photos.get(pid)
+            if stored is None or stored.status == "waiting":
+                waiting.append(str(pid))
+            batch.photos[pid] = _stand_in(pid, stored, row["id"], visit_id, "finding")
+        finding_receipts.append(_finding_receipt(row, f))
+    own: list[tuple[uuid.UUID, str, bool]] = []
+    if order is not None:
+        # The lifecycle service links a re-inspection's photos to the order's finding.
+        waiting += [str(pid) for pid in rec["photo_ids"] if pid not in photos or photos[pid].status == "waiting"]
+    else:
+        own += [(pid, "visit", pid in photos) for pid in rec["photo_ids"]]
+    if signature is not None:
+        own.append((signature, "party_signature", signature in photos))
+    for pid, purpose, known in own:
+        stored = photos.get(pid)
+        if stored is None or stored.status == "waiting":
+            waiting.append(str(pid))
+        batch.photos[pid] = _stand_in(pid, stored, None, visit_id, purpose)
+
+    receipt = {
+        "id": str(visit_id),
+        "received_at": batch.received_at.isoformat(),
+        "site_id": site.id,
+        "plan_stop_id": stop.id if stop is not None else None,
+        "on_site": proof.as_dict(),
+        "clock": {"skew_s": round(skew, 3), "flagged": flagged, "tolerance_h": tolerance_h},
+        "findings": finding_receipts,
+        "reinspection": None,
+        "photos_waiting": waiting,
+    }
+    visit = {
+        "id": visit_id, "site_id": site.id, "kind": rec["kind"], "recorded_by": batch.user.id,
+        "device_id": batch.device_id, "checklist_template_id": None, "certificates_shown": rec["certificates_shown"],
+        "started_at": rec["started_at"], "finished_at": rec["finished_at"], "received_at": batch.received_at,
+        "clock_skew_s": round(skew, 3), "clock_flagged": flagged,
+        "fix": from_shape(Point(fix["lon"], fix["lat"]), srid=4326) if fix else None,
+        "fix_accuracy_m": fix["accuracy_m"] if fix else None, "distance_m": proof.distance_m,
+        "geofence": proof.verdict, "party_signature_photo_id": signature,
+        "party_refused": rec["record"]["party_refused"], "content_hash": digest, "payload": payload,
+        "receipt": receipt if order is None else None, "corrects_id": rec["corrects_id"],
+    }
+    officers = batch.officers(rec["officer_ids"])
+    return Ready(
+        rec=rec, visit=visit,
+        officers=[{"visit_id": visit_id, "user_id": uid, "counted": officers[uid].certified_on(day)}
+                  for uid in rec["officer_ids"]],
+        results=[{"visit_id": visit_id, "item_code": r["item"], "outcome": r["outcome"]} for r in rec["results"]],
+        photos=own, stop=stop, order=order,
+        reinspection_at=batch.received_at if flagged else rec["finished_at"], receipt=receipt)
+
+
+@dataclasses.dataclass(frozen=True)
+class PhotoState:
+    """A photo as a record of this batch just linked it, for the checks of the batch's later
+    records (the run's inserts store the real rows)."""
+
+    id: uuid.UUID
+    finding_id: uuid.UUID | None
+    visit_id: uuid.UUID | None
+    status: str
+    purpose: str
+    claimed_visit_id: uuid.UUID | None = None
+    claimed_finding_id: uuid.UUID | None = None
+
+
+def _stand_in(pid: uuid.UUID, stored: Photo | PhotoState | None, finding_id: uuid.UUID | None,
+              visit_id: uuid.UUID, purpose: str) -> PhotoState:
+    if stored is None:
+        return PhotoState(pid, finding_id, visit_id, "waiting", purpose)
+    return PhotoState(pid, finding_id or stored.finding_id, stored.visit_id or visit_id, stored.status,
+                      stored.purpose or purpose, stored.claimed_visit_id, stored.claimed_finding_id)
+
+
+def _write(batch: Batch, intake: Intake, ready: list[Ready]) -> None:
+    """Insert the run's created records together: a statement per table."""
+    if not ready:
+        return
+    db.session.execute(sa.insert(Visit.__table__), [r.visit for r in ready])
+    officers = [o for r in ready for o in r.officers]
+    if officers:
+        db.session.execute(sa.insert(visit_officers), officers)
+    results = [x for r in ready for x in r.results]
+    if results:
+        db.session.execute(sa.insert(CheckResult.__table__), results)
+    intake.store()
+    new_photos = []
+    for r in ready:
+        for pid, purpose, known in r.photos:
+            if not known:
+                new_photos.append({"id": pid, "finding_id": None, "visit_id": r.rec["id"], "status": "waiting",
+                                   "purpose": purpose, "created_at": utcnow()})
+                continue
+            photo = db.session.get(Photo, pid)
+            photo.visit_id = r.rec["id"]
+            photo.purpose = photo.purpose or purpose
+        if r.stop is not None:
+            r.stop.visit_id = r.rec["id"]
+            r.stop.status = "visited"
+    if new_photos:
+        db.session.execute(sa.insert(Photo.__table__), new_photos)
+    for r in ready:
+        if r.order is not None:  # a run of its own (_runs)
+            r.receipt["reinspection"] = _record_reinspection(batch, r.rec["id"], r.order, r.rec, r.reinspection_at)
+            db.session.execute(sa.update(Visit.__table__).where(Visit.__table__.c.id == r.rec["id"])
+                               .values(receipt=r.receipt))
+            # The lifecycle service linked its photos to the order's finding: later records see them so.
+            batch.photos.update((pid, db.session.get(Photo, pid)) for pid in r.rec["photo_ids"])
+    db.session.flush()
 
 
 def _photo_ids(rec: dict) -> list[uuid.UUID]:
@@ -367,119 +668,7 @@ def _conflict(batch: Batch, record_id: uuid.UUID, digest: str, payload: dict, st
     return {"status": "conflict", "stored_id": str(stored_id), "message": message}
 
 
-# --- creating one visit ------------------------------------------------------------------
-
-
-def _create(batch: Batch, rec: dict, payload: dict, digest: str) -> dict:
-    problems = Problems()
-    lim = batch.limits
-    site = batch.site(rec["site_id"])
-    if site is None:
-        problems.add(("site_id",), f"there is no site {rec['site_id']}")
-    elif site.park_id not in batch.scope:
-        problems.add(("site_id",), f"site {site.id} ({site.name}) is in a park you are not assigned to")
-    problems.check()
-    # A finding id stored in another visit makes this a conflict, whatever else is wrong with it.
-    clash = next((f["id"] for f in rec["findings"] if f["id"] in batch.finding_visit), None)
-    if clash is not None:
-        raise FindingClash(clash, batch.finding_visit[clash])
-
-    skew = (batch.received_at - rec["finished_at"]).total_seconds()
-    tolerance_h = float(batch.policy["device_clock_tolerance_h"])
-    flagged = abs(skew) > tolerance_h * 3600
-    # A device clock far off is kept, not trusted: the visit is then dated by the server's clock.
-    when = batch.received_at if flagged else rec["started_at"]
-    day = local_date(when, batch.timezone)
-
-    if len(rec["findings"]) > lim["max_findings_per_visit"]:
-        problems.add(("findings",), f"a visit holds at most {lim['max_findings_per_visit']} findings; "
-                                    f"this one has {len(rec['findings'])}")
-    if len(rec["results"]) > lim["max_results_per_visit"]:
-        problems.add(("results",), f"a visit holds at most {lim['max_results_per_visit']} results; "
-                                   f"this one has {len(rec['results'])}")
-    _check_officers(batch, rec, day, problems)
-    outcome_of = _check_results(batch, rec, problems)
-    _check_findings(batch, rec, day, outcome_of, problems)
-    photos = _check_photos(batch, rec, problems)
-    stop = _check_plan_stop(rec, site, problems)
-    order = _check_order(rec, site, problems)
-    if rec["corrects_id"] is not None and db.session.get(Visit, rec["corrects_id"]) is None:
-        problems.add(("corrects_id",), f"there is no stored visit {rec['corrects_id']} to correct")
-    problems.check()
-
-    site_point = to_shape(site.geom)
-    fix = rec["location"]
-    proof = geofence.prove(
-        (fix["lon"], fix["lat"], fix["accuracy_m"]) if fix else None, (site_point.x, site_point.y),
-        float(batch.policy["geofence_radius_m"]), float(batch.policy["gps_accuracy_threshold_m"]))
-    signature = rec["record"]["party_signature_photo_id"]
-    visit = Visit(
-        id=rec["id"], site_id=site.id, kind=rec["kind"], recorded_by=batch.user.id, device_id=batch.device_id,
-        certificates_shown=rec["certificates_shown"], started_at=rec["started_at"],
-        finished_at=rec["finished_at"], received_at=batch.received_at, clock_skew_s=round(skew, 3),
-        clock_flagged=flagged, fix=from_shape(Point(fix["lon"], fix["lat"]), srid=4326) if fix else None,
-        fix_accuracy_m=fix["accuracy_m"] if fix else None, distance_m=proof.distance_m, geofence=proof.verdict,
-        party_signature_photo_id=signature, party_refused=rec["record"]["party_refused"],
-        content_hash=digest, payload=payload, corrects_id=rec["corrects_id"])
-    db.session.add(visit)
-    db.session.flush()
-    officers = batch.officers(rec["officer_ids"])
-    db.session.execute(sa.insert(visit_officers), [
-        {"visit_id": visit.id, "user_id": uid, "counted": officers[uid].certified_on(day)}
-        for uid in rec["officer_ids"]])
-    if rec["results"]:
-        db.session.execute(sa.insert(CheckResult), [
-            {"visit_id": visit.id, "item_code": r["item"], "outcome": r["outcome"]} for r in rec["results"]])
-
-    audit.record("visit.create", "visit", visit.id, {
-        "site_id": site.id, "kind": visit.kind, "device_id": batch.device_id, "content_hash": digest,
-        "officer_ids": rec["officer_ids"], "results": len(rec["results"]),
-        "findings": [str(f["id"]) for f in rec["findings"]], "geofence": proof.verdict,
-        "distance_m": proof.distance_m, "clock_flagged": flagged, "plan_stop_id": rec["plan_stop_id"],
-        "order_id": rec["order_id"],
-    }, batch.user.id)
-
-    finding_receipts = []
-    waiting: list[str] = []
-    for i, f in enumerate(rec["findings"]):
-        try:
-            finding = _store_finding(batch, visit, f, when)
-        except ServiceError as e:
-            refused = Problems()
-            for field in e.fields or ("_schema",):
-                refused.add(("findings", i, field), str(e))
-            refused.check()
-        # The findings service links the finding's photos (a row waiting for the bytes of each
-        # one not uploaded yet) and counts them in photos_waiting.
-        waiting += [str(pid) for pid in f["photo_ids"] if pid not in photos or photos[pid].status == "waiting"]
-        finding_receipts.append(_finding_receipt(finding, f))
-    reinspection = None
-    if order is not None:
-        # The lifecycle service links a re-inspection's photos to the order's finding.
-        reinspection = _record_reinspection(batch, visit, order, rec, batch.received_at if flagged else rec["finished_at"])
-        waiting += [str(pid) for pid in rec["photo_ids"] if pid not in photos or photos[pid].status == "waiting"]
-    else:
-        _attach_photos(visit, rec["photo_ids"], photos, "visit", waiting)
-    if signature is not None:
-        _attach_photos(visit, [signature], photos, "party_signature", waiting)
-    if stop is not None:
-        stop.visit_id = visit.id
-        stop.status = "visited"
-    db.session.flush()
-
-    receipt = {
-        "id": str(visit.id),
-        "received_at": batch.received_at.isoformat(),
-        "site_id": site.id,
-        "plan_stop_id": stop.id if stop is not None else None,
-        "on_site": proof.as_dict(),
-        "clock": {"skew_s": round(skew, 3), "flagged": flagged, "tolerance_h": tolerance_h},
-        "findings": finding_receipts,
-        "reinspection": reinspection,
-        "photos_waiting": waiting,
-    }
-    visit.receipt = receipt
-    return receipt
+# --- checking one visit ------------------------------------------------------------------
 
 
 def _check_officers(batch: Batch, rec: dict, day: dt.date, problems: Problems) -> None:
@@ -572,7 +761,7 @@ def _check_photos(batch: Batch, rec: dict, problems: Problems) -> dict[uuid.UUID
     return stored
 
 
-def _check_plan_stop(rec: dict, site: Site, problems: Problems) -> PlanStop | None:
+def _check_plan_stop(batch: Batch, rec: dict, site: Site, problems: Problems) -> PlanStop | None:
     if rec["plan_stop_id"] is None:
         return None
     stop = db.session.get(PlanStop, rec["plan_stop_id"])
@@ -584,8 +773,9 @@ def _check_plan_stop(rec: dict, site: Site, problems: Problems) -> PlanStop | No
         problems.add(("plan_stop_id",), f"plan stop {stop.id} belongs to a plan that is not published")
     elif stop.site_id != site.id:
         problems.add(("plan_stop_id",), f"plan stop {stop.id} is at site {stop.site_id}, not at site {site.id}")
-    elif stop.visit_id is not None:
-        problems.add(("plan_stop_id",), f"plan stop {stop.id} was already visited (visit {stop.visit_id}); "
+    elif stop.visit_id is not None or stop.id in batch.stops:
+        problems.add(("plan_stop_id",), f"plan stop {stop.id} was already visited "
+                                        f"(visit {stop.visit_id or batch.stops[stop.id]}); "
                                         "send this visit without plan_stop_id")
     return stop
 
@@ -608,59 +798,37 @@ def _finding_data(f: dict, when: dt.datetime) -> dict:
     return {**f, "discovered_at": when}
 
 
-def _store_finding(batch: Batch, visit: Visit, f: dict, when: dt.datetime) -> Finding:
-    from .findings import record_finding
-
-    return record_finding(visit, _finding_data(f, when), batch.user.id)
-
-
-def _finding_receipt(finding: Finding, f: dict) -> dict:
+def _finding_receipt(row: dict, f: dict) -> dict:
+    """A stored finding's part of the receipt, from the row the findings service stored."""
     return {
-        "id": str(finding.id),
-        "domain": finding.domain,
+        "id": str(row["id"]),
+        "domain": row["domain"],
         "violation_code": f["violation_code"],
-        "suggested_tier": finding.suggested_tier,
-        "final_tier": finding.final_tier,
-        "rule_id": finding.rule_id,
-        "flags": list(finding.flags or []),
-        "tolerance_path": finding.tolerance_path,
-        "explanation_zh": finding.explanation_zh,
-        "explanation_en": finding.explanation_en,
-        "correction_deadline": finding.correction_deadline.isoformat() if finding.correction_deadline else None,
-        "policy_version": finding.policy_version,
-        "photos_waiting": finding.photos_waiting or 0,
+        "suggested_tier": row["suggested_tier"],
+        "final_tier": row["final_tier"],
+        "rule_id": row["rule_id"],
+        "flags": list(row["flags"] or []),
+        "tolerance_path": row["tolerance_path"],
+        "explanation_zh": row["explanation_zh"],
+        "explanation_en": row["explanation_en"],
+        "correction_deadline": row["correction_deadline"].isoformat() if row["correction_deadline"] else None,
+        "policy_version": row["policy_version"],
+        "photos_waiting": row["photos_waiting"] or 0,
     }
-
-
-def _attach_photos(visit: Visit, ids: list[uuid.UUID], stored: dict[uuid.UUID, Photo], purpose: str,
-                   waiting: list[str]) -> None:
-    """Link the visit's own photos (not a finding's) to it; a photo not uploaded yet gets a
-    row waiting for its bytes, which PUT /api/photos/<id> fills in."""
-    for pid in ids:
-        photo = stored.get(pid)
-        if photo is None:
-            photo = Photo(id=pid, visit_id=visit.id, status="waiting", purpose=purpose)
-            db.session.add(photo)
-            stored[pid] = photo
-        else:
-            photo.visit_id = visit.id
-            photo.purpose = photo.purpose or purpose
-        if photo.status == "waiting":
-            waiting.append(str(pid))
 
 
 # Where the lifecycle service's field names sit in the visit record.
 _REINSPECTION_FIELDS = {"at": "finished_at", "visit_id": "id", "outcome": "outcome", "photo_ids": "photo_ids"}
 
 
-def _record_reinspection(batch: Batch, visit: Visit, order: Order, rec: dict, at: dt.datetime) -> dict:
+def _record_reinspection(batch: Batch, visit_id: uuid.UUID, order: Order, rec: dict, at: dt.datetime) -> dict:
     """The re-inspection through the order's lifecycle (a failed or partly passed one escalates
     the finding to enforcement at once); a refusal there rejects the visit."""
     from . import lifecycle
 
     try:
         row = lifecycle.record_reinspection_of_order(
-            order.id, batch.user, rec["outcome"], at=at, photo_ids=rec["photo_ids"], visit_id=visit.id,
+            order.id, batch.user, rec["outcome"], at=at, photo_ids=rec["photo_ids"], visit_id=visit_id,
             note=rec["note"], commit=False)
     except ServiceError as e:
         refused = Problems()
