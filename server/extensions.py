@@ -11,6 +11,8 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
 from werkzeug.exceptions import HTTPException
 
+from schemas.errors import ErrorSchema
+
 
 # Stable constraint names: the same migration then runs on SQLite (batch mode) and PostgreSQL.
 NAMING_CONVENTION = {
@@ -77,6 +79,8 @@ def _first_field_message(errors, path=()) -> str | None:
 class Api(_Api):
     """flask-smorest's Api with an error handler that keeps the exception's own
     headers and always says something a person can act on."""
+
+    ERROR_SCHEMA = ErrorSchema  # with the extras services add (allowed_next, max_bytes...), documented
 
     def handle_http_exception(self, error: HTTPException):
         payload, code, headers = super().handle_http_exception(error)

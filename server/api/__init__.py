@@ -13,3 +13,7 @@ def register_blueprints(app: Flask, api) -> None:
     for module in (health, auth, audit, parks, sites, today, sync, findings, stats, photos, policy, actions, plans,
                    draws):
         api.register_blueprint(module.blp, url_prefix="/api")
+    # Last: every operation registered above gets its error answers documented.
+    from .openapi_errors import complete_error_responses
+
+    complete_error_responses(api.spec, app.config)
