@@ -1,4 +1,4 @@
-"""The `fieldcheck` command: init, demo, run, serve, scheduler, plan, draw, users, audit-verify."""
+"""The `fieldcheck` command: init, demo, run, serve, scheduler, plan, draw, users, audit-verify, check-config."""
 from __future__ import annotations
 
 import logging
@@ -309,6 +309,28 @@ def draw_command(replay_id, subject, count, parks, risks, visible_from, visit_by
         return
     click.echo("the replay DOES NOT MATCH the record: " + "; ".join(result["problems"]), err=True)
     sys.exit(1)
+
+
+@main.command("check-config")
+@click.option("--workers", type=int, default=None,
+              help="the web workers you will run (default: from WEB_CONCURRENCY or GUNICORN_CMD_ARGS)")
+def check_config(workers: int | None) -> None:
+    """Warn about unsafe settings: a default secret, demo accounts, debug mode, no TLS, SQLite with
+    many workers... Exits 1 when FIELDCHECK_ENV=production and anything is wrong."""
+    from .config import load_config
+    from .config_check import check
+
+    cfg = load_config()
+    problems = check(cfg, workers=workers)
+    production = cfg["ENV"] == "production"
+    for p in problems:
+        click.echo(f"{'ERROR' if production else 'warning'} [{p.key}]: {p.message}", err=True)
+    if not problems:
+        click.echo("configuration: no problems found")
+        return
+    click.echo(f"{len(problems)} problem(s){' (refused: FIELDCHECK_ENV=production)' if production else ''}", err=True)
+    if production:
+        sys.exit(1)
 
 
 @main.command("audit-verify")
