@@ -42,7 +42,19 @@ def _assert_headers(r, what: str) -> None:
     assert "Set-Cookie" not in r.headers, (what, r.headers.get("Set-Cookie"))
 
 
-def test_every_pwa_file_docs_page_and_api_answer_carries_the_headers(client, auth):
+def _login(client, username: str = "admin1") -> dict:
+    from tests.world import PASSWORD
+
+    r = client.post("/api/auth/token", json={"username": username, "password": PASSWORD})
+    assert r.status_code == 201
+    return {"Authorization": f"Bearer {r.get_json()['token']}"}
+
+
+# Headers, cookies and logs do not depend on the engine: these run on SpatiaLite only.
+
+
+def test_every_pwa_file_docs_page_and_api_answer_carries_the_headers(sqlite_app):
+    client = sqlite_app.test_client()
     files = _pwa_files()
     assert "/index.html" in files and any(f.endswith(".js") for f in files)
     for path in files + ["/", "/api/docs", "/api/docs/init.js", "/api/docs/static/swagger-ui-bundle.js",
@@ -53,7 +65,7 @@ def test_every_pwa_file_docs_page_and_api_answer_carries_the_headers(client, aut
     # Errors and authenticated answers too.
     for r, what in ((client.get("/api/nothing-here"), "404"), (client.get("/api/parks"), "401"),
                     (client.post("/api/auth/token", json={"username": "insp1", "password": "test-password-1"}), "login"),
-                    (client.get("/api/parks", headers=auth.headers("admin1")), "authenticated"),
+                    (client.get("/api/parks", headers=_login(client)), "authenticated"),
                     (client.put("/api/health"), "405")):
         _assert_headers(r, what)
 
@@ -109,7 +121,8 @@ def test_hsts_setting_on_and_off(tmp_path, templates):
         assert ("Strict-Transport-Security" in r.headers) is (setting == "on")
 
 
-def test_the_app_sets_no_cookie_and_would_set_safe_ones(client, auth, app):
+def test_the_app_sets_no_cookie_and_would_set_safe_ones(sqlite_app):
+    app, client = sqlite_app, sqlite_app.test_client()
     r = client.post("/api/auth/token", json={"username": "insp1", "password": "test-password-1"})
     assert r.status_code == 201 and "Set-Cookie" not in r.headers
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
@@ -119,9 +132,10 @@ def test_the_app_sets_no_cookie_and_would_set_safe_ones(client, auth, app):
 # --- no secret in the logs ------------------------------------------------------------------------
 
 
-def test_no_password_token_or_secret_in_the_apps_logs(client, app, caplog):
+def test_no_password_token_or_secret_in_the_apps_logs(sqlite_app, caplog):
     from tests.world import PASSWORD
 
+    client = sqlite_app.test_client()
     caplog.set_level(logging.DEBUG)
     r = client.post("/api/auth/token", json={"username": "admin1", "password": PASSWORD})
     token = r.get_json()["token"]
@@ -238,11 +252,22 @@ def test_check_config_names_each_unsafe_setting(cfg_env, tmp_path):
 
 
 def test_check_config_finds_demo_accounts(cfg_env, tmp_path):
+    import sqlalchemy as sa
+
     from server.cli import main
 
     cfg_env.setenv("FIELDCHECK_SECRET_KEY", "a-long-production-secret-0123456789abcdef")
-    r = CliRunner().invoke(main, ["demo"])
+    r = CliRunner().invoke(main, ["init", "--no-demo", "--password-stdin"], input="first-admin-password-9\n")
     assert r.exit_code == 0, r.output
+    assert "demo_accounts" not in _keys(_check()[1])
+    # An account as `fieldcheck demo` makes them (the demo city itself takes half a minute to build).
+    from server import create_app
+    from server.extensions import db
+    from server.models import User
+
+    with create_app().app_context():
+        db.session.execute(sa.update(User).values(is_demo=True))
+        db.session.commit()
     code, out = _check()
     assert "demo_accounts" in _keys(out), out
 
