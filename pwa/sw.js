@@ -10,7 +10,7 @@
 // outbox from IndexedDB; the pages drain it too where the browser has no Background Sync.
 importScripts("/js/sync-core.js");
 
-const VERSION = "fc-shell-12daab50b9";
+const VERSION = "fc-shell-5593e680bf";
 const SHELL_CACHE = VERSION;
 const API_CACHE = "fieldcheck-api"; // app.js names it too, to empty it on log-out
 
