@@ -17,6 +17,9 @@ READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
+    from .extensions import Request
+
+    app.request_class = Request  # a chunked body over MAX_CONTENT_LENGTH is 413, not cut short
     cfg = load_config(config)
     cfg["SQLALCHEMY_DATABASE_URI"] = normalise_url(cfg["SQLALCHEMY_DATABASE_URI"])
     cfg.setdefault(
