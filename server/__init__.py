@@ -6,7 +6,7 @@ import logging
 from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from .config import is_default_secret, load_config
+from .config import is_default_secret, json_body_limit, load_config
 from .db import configure_engine, engine_options, normalise_url, write_intent
 from .extensions import api as rest_api, db
 
@@ -94,6 +94,14 @@ def _register_request_hooks(app: Flask) -> None:
     def _intent():
         # Reads begin DEFERRED on SQLite; everything else takes the write lock at BEGIN.
         g._write_token = write_intent.set(request.method not in READ_METHODS)
+
+    @app.before_request
+    def _body_limit():
+        # Only a photo upload (multipart, streamed to disk) may use MAX_CONTENT_LENGTH; any other
+        # body is read whole into memory, so it gets the JSON limit: a chunked 50 MB body then
+        # costs at most twice that in memory before its 413.
+        if request.mimetype != "multipart/form-data":
+            request.max_content_length = json_body_limit(app.config)
 
     @app.teardown_request
     def _reset(_exc):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import http
 
+from ..config import json_body_limit
+
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
 # status -> what it means in fieldcheck (the component is flask-smorest's, named after http.HTTPStatus)
@@ -36,8 +38,10 @@ def _component(code: str) -> str:
 
 def _limits_text(config) -> str:
     mb = config["MAX_CONTENT_LENGTH"] / (1024 * 1024)
+    json_mb = json_body_limit(config) / (1024 * 1024)
     photo_mb = config["PHOTO_MAX_BYTES"] / (1024 * 1024)
-    return (f"Limits: a request body of at most {mb:g} MiB (413 beyond, before it is read); a photo of at most "
+    return (f"Limits: a JSON body of at most {json_mb:g} MiB and a photo upload of at most {mb:g} MiB (413 beyond; "
+            f"a declared Content-Length over it is refused before the body is read); a photo of at most "
             f"{photo_mb:g} MiB and {config['PHOTO_MAX_PIXELS'] / 1e6:g} megapixels (413); at most "
             f"{config['LOGIN_MAX_PER_USER']} failed logins per username and {config['LOGIN_MAX_PER_ADDR']} per client "
             f"address in {config['LOGIN_WINDOW_S']} s (429 with Retry-After); a bearer token lives "
@@ -51,10 +55,10 @@ def complete_error_responses(spec, config) -> None:
     for code, text in ERRORS.items():
         components.get_ref("response", _component(code))  # registers flask-smorest's lazy component
         components.responses[_component(code)]["description"] = text
-    body_limit = config["MAX_CONTENT_LENGTH"]
     components.responses[_component("413")]["description"] = (
-        f"the body is over the server's limit ({body_limit} bytes for any request; photos and sync batches "
-        "have their own, smaller limits, named in the message)")
+        f"the body is over the server's limit ({json_body_limit(config)} bytes for JSON, "
+        f"{config['MAX_CONTENT_LENGTH']} for a photo upload), or over the operation's own limit (a photo's bytes "
+        "or pixels, a sync batch's visits), named in the message")
     spec.options.setdefault("info", {})
     info = spec.options["info"]
     info["description"] = (info.get("description", "") + "\n\n" + _limits_text(config)).strip()
