@@ -205,6 +205,7 @@ def test_writing_the_objects_of_another_park_is_refused(client, auth, app, edz_o
     assert r.status_code == 200, r.get_json()
     result = r.get_json()["results"][0]
     assert result["status"] == "rejected", result
+    assert "park you are not assigned to" in result["errors"]["site_id"][0], result
     with app.app_context():
         from server.extensions import db
         from server.models import Visit
