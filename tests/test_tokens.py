@@ -28,7 +28,9 @@ PROTECTED = [(m, p, b) for m, p, allowed, b in POLICY if allowed != PUBLIC]
 def _call(client, ids, method, path, body, headers=None, **kw):
     kwargs = {"headers": headers or {}, **kw}
     if body is not None:
-        kwargs["json"] = body(ids)
+        # Refused before the body is read; and the policy's body factories count (a site's place,
+        # a park's code) on a counter tests/test_access.py relies on, so they are not called here.
+        kwargs["json"] = {}
     return client.open(path.format(**ids), method=method, **kwargs)
 
 
