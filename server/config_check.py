@@ -40,8 +40,9 @@ def _workers(env) -> int | None:
     return None
 
 
-def _demo_accounts(url: str) -> bool | None:
-    """Whether the database holds demo accounts; None when it cannot be read (or is not made yet)."""
+def _demo_accounts(url: str) -> bool | str | None:
+    """Whether the database holds demo accounts; None when it is not made yet; the error's text
+    when it cannot be read."""
     import sqlalchemy as sa
 
     from .db import engine_options, normalise_url
@@ -50,14 +51,16 @@ def _demo_accounts(url: str) -> bool | None:
     if make_url(url).get_backend_name() == "sqlite" and not Path(make_url(url).database or "").exists():
         return None
     options = {k: v for k, v in engine_options(url, 5).items() if k in ("module", "connect_args")}
+    if make_url(url).get_backend_name() == "postgresql":
+        options["connect_args"] = {**options.get("connect_args", {}), "connect_timeout": 5}
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool, **options)
     try:
         with engine.connect() as conn:
             if not sa.inspect(conn).has_table("users"):
                 return None
             return bool(conn.execute(sa.text("SELECT count(*) FROM users WHERE is_demo")).scalar())
-    except Exception:  # noqa: BLE001  (an unreachable database is reported, not raised)
-        return None
+    except Exception as err:  # noqa: BLE001  (an unreachable database is reported, not raised)
+        return f"{type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"
     finally:
         engine.dispose()
 
@@ -100,7 +103,10 @@ def check(cfg: dict, env=None, workers: int | None = None) -> list[Problem]:
             add("db_tls", f"the database at {url.host} is reached without TLS: add ?sslmode=require (or verify-full) "
                           "to FIELDCHECK_DATABASE_URL")
     demo = _demo_accounts(cfg["SQLALCHEMY_DATABASE_URI"])
-    if demo:
+    if isinstance(demo, str):
+        add("database", f"the database cannot be read to look for demo accounts ({demo}); check "
+                        "FIELDCHECK_DATABASE_URL and that the server is up")
+    elif demo:
         add("demo_accounts", "demo accounts exist (with a published password): this database was built by "
                              "`fieldcheck demo`; start from `fieldcheck init --no-demo`")
     if cfg["TOKEN_TTL_HOURS"] > 24 * 7:

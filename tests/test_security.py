@@ -291,6 +291,7 @@ def test_check_config_quiet_and_zero_on_a_sound_production_setup(cfg_env, tmp_pa
 
     keys = {p.key for p in check(load_config(), env={}, workers=4)}
     assert "db_tls" in keys and "sqlite_workers" not in keys
+    assert "database" in keys  # that host does not exist: said, not raised
     cfg_env.setenv("FIELDCHECK_DATABASE_URL", "postgresql://fc:pw@db.example.internal/fieldcheck?sslmode=require")
     assert "db_tls" not in {p.key for p in check(load_config(), env={}, workers=4)}
 

@@ -19,16 +19,16 @@ HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
 # status -> what it means in fieldcheck (the component is flask-smorest's, named after http.HTTPStatus)
 ERRORS = {
-    "400": ("the body is not well-formed JSON (or is nested too deeply to be a fieldcheck request)"),
-    "401": ("no token, or the token is unknown, expired or revoked, or its user is disabled; "
-                            "log in with POST /api/auth/token and send `Authorization: Bearer <token>`"),
-    "403": ("your role may not do this, or the object belongs to a park you are not assigned to"),
-    "404": ("the id in the path names nothing (or nothing you could know of)"),
-    "409": ("not allowed in the object's present state, or it would duplicate another"),
-    "413": ("the body is over the server's limit"),
-    "415": ("the body is not of the media type the operation takes"),
-    "422": ("a field is missing, unknown, or fails its rule; `errors` names each field"),
-    "429": ("too many attempts; `Retry-After` says when to try again"),
+    "400": "the body is not well-formed JSON (or is nested too deeply to be a fieldcheck request)",
+    "401": "no token, or the token is unknown, expired or revoked, or its user is disabled; "
+           "log in with POST /api/auth/token and send `Authorization: Bearer <token>`",
+    "403": "your role may not do this, or the object belongs to a park you are not assigned to",
+    "404": "the id in the path names nothing (or nothing you could know of)",
+    "409": "not allowed in the object's present state, or it would duplicate another",
+    "413": "the body is over the server's limit",
+    "415": "the body is not of the media type the operation takes",
+    "422": "a field is missing, unknown, or fails its rule; `errors` names each field",
+    "429": "too many attempts; `Retry-After` says when to try again",
 }
 
 
