@@ -6,7 +6,7 @@ import logging
 from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from .config import is_default_secret, load_config
+from .config import is_default_secret, json_body_limit, load_config
 from .db import configure_engine, engine_options, normalise_url, write_intent
 from .extensions import api as rest_api, db
 
@@ -17,6 +17,9 @@ READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
+    from .extensions import Request
+
+    app.request_class = Request  # a chunked body over MAX_CONTENT_LENGTH is 413, not cut short
     cfg = load_config(config)
     cfg["SQLALCHEMY_DATABASE_URI"] = normalise_url(cfg["SQLALCHEMY_DATABASE_URI"])
     cfg.setdefault(
@@ -94,6 +97,14 @@ def _register_request_hooks(app: Flask) -> None:
         # Reads begin DEFERRED on SQLite; everything else takes the write lock at BEGIN.
         g._write_token = write_intent.set(request.method not in READ_METHODS)
 
+    @app.before_request
+    def _body_limit():
+        # Only a photo upload (multipart, streamed to disk) may use MAX_CONTENT_LENGTH; any other
+        # body is read whole into memory, so it gets the JSON limit: a chunked 50 MB body then
+        # costs at most twice that in memory before its 413.
+        if request.mimetype != "multipart/form-data":
+            request.max_content_length = json_body_limit(app.config)
+
     @app.teardown_request
     def _reset(_exc):
         token = g.pop("_write_token", None)
@@ -101,17 +112,31 @@ def _register_request_hooks(app: Flask) -> None:
             write_intent.reset(token)
 
 
+CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+       "connect-src 'self'; worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; "
+       "form-action 'self'; frame-ancestors 'none'")
+
+
 def _register_security(app: Flask) -> None:
+    """Headers on every answer (API, PWA, docs, errors). The CSP allows only the app's own
+    scripts (no inline script, no eval, no other origin); HSTS is sent on answers that went out
+    over TLS (directly, or behind FIELDCHECK_TRUSTED_PROXIES proxies saying X-Forwarded-Proto:
+    https), or always with FIELDCHECK_HSTS=on. No cookie is used (bearer tokens only); were Flask's
+    session ever used, its cookie would be Secure, HttpOnly and SameSite=Strict."""
+    hsts = app.config["HSTS"]
+    hsts_value = f"max-age={app.config['HSTS_MAX_AGE_S']}"
+    app.config.update(SESSION_COOKIE_SECURE=True, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
+
     @app.after_request
     def _headers(resp):
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
         resp.headers.setdefault("X-Frame-Options", "DENY")
-        resp.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-            "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
-        )
+        resp.headers.setdefault("Content-Security-Policy", CSP)
+        resp.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        resp.headers.setdefault("Permissions-Policy", "camera=(self), geolocation=(self), microphone=()")
+        if hsts == "on" or (hsts == "auto" and request.is_secure):
+            resp.headers.setdefault("Strict-Transport-Security", hsts_value)
         return resp
 
 

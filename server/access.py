@@ -63,8 +63,9 @@ def require(*roles: str):
         manual = dict(doc.get("manual_doc", {}))
         manual["security"] = [{"bearerAuth": []}]
         responses = dict(manual.get("responses", {}))
-        responses.setdefault("401", {"$ref": "#/components/responses/UNAUTHORIZED"})
-        responses.setdefault("403", {"$ref": "#/components/responses/FORBIDDEN"})
+        # Names, not $ref dicts: apispec then registers flask-smorest's lazy components.
+        responses.setdefault("401", "UNAUTHORIZED")
+        responses.setdefault("403", "FORBIDDEN")
         manual["responses"] = responses
         doc["manual_doc"] = manual
         wrapper._apidoc = doc

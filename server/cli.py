@@ -1,5 +1,5 @@
 """The `fieldcheck` command: init, demo, run, serve, scheduler, plan, draw, import, users, audit-verify,
-webhooks-deliver, backup, restore."""
+webhooks-deliver, backup, restore, check-config."""
 from __future__ import annotations
 
 import logging
@@ -390,6 +390,28 @@ def import_command(kind, path, crs, reference, reference_key, initial_password_s
         c = job.counts
         click.echo(f"applied: {c.get('create', 0)} created, {c.get('update', 0)} updated, "
                    f"{c.get('unchanged', 0)} unchanged, {c.get('refused', 0)} refused (not written)")
+
+
+@main.command("check-config")
+@click.option("--workers", type=int, default=None,
+              help="the web workers you will run (default: from WEB_CONCURRENCY or GUNICORN_CMD_ARGS)")
+def check_config(workers: int | None) -> None:
+    """Warn about unsafe settings: a default secret, demo accounts, debug mode, no TLS, SQLite with
+    many workers... Exits 1 when FIELDCHECK_ENV=production and anything is wrong."""
+    from .config import load_config
+    from .config_check import check
+
+    cfg = load_config()
+    problems = check(cfg, workers=workers)
+    production = cfg["ENV"] == "production"
+    for p in problems:
+        click.echo(f"{'ERROR' if production else 'warning'} [{p.key}]: {p.message}", err=True)
+    if not problems:
+        click.echo("configuration: no problems found")
+        return
+    click.echo(f"{len(problems)} problem(s){' (refused: FIELDCHECK_ENV=production)' if production else ''}", err=True)
+    if production:
+        sys.exit(1)
 
 
 @main.command("audit-verify")

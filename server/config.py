@@ -55,7 +55,14 @@ def load_config(overrides: dict | None = None) -> dict:
         # How many reverse proxies (nginx, a load balancer) stand in front of the app: 0 trusts
         # no X-Forwarded-* header (the default, safe when the app faces phones directly).
         "TRUSTED_PROXIES": int(_env("TRUSTED_PROXIES", "0")),
+        # Strict-Transport-Security: auto (on answers that went out over https, as the request
+        # or a trusted proxy's X-Forwarded-Proto says), on (always: TLS ends at a proxy that does not
+        # say so), off.
+        "HSTS": (_env("HSTS", "auto") or "auto").lower(),
+        "HSTS_MAX_AGE_S": int(_env("HSTS_MAX_AGE_S", str(365 * 24 * 3600))),
         "MAX_CONTENT_LENGTH": int(_env("MAX_BODY_BYTES", str(25 * 1024 * 1024))),
+        # Any body but a photo upload (JSON): read whole into memory, so kept much smaller.
+        "MAX_JSON_BYTES": int(_env("MAX_JSON_BYTES", str(5 * 1024 * 1024))),
         "SQLITE_BUSY_TIMEOUT_S": float(_env("SQLITE_BUSY_TIMEOUT_S", "30")),
         # Photos (server/services/photos.py): where they live, what is accepted, what the phone is told.
         "PHOTO_STORE": _env("PHOTO_STORE", "local"),  # local (PHOTO_DIR) or s3 (the S3_* settings)
@@ -109,6 +116,12 @@ def load_config(overrides: dict | None = None) -> dict:
     }
     cfg.update(overrides)
     return cfg
+
+
+def json_body_limit(cfg) -> int:
+    """The largest body other than a photo upload: MAX_JSON_BYTES, never above MAX_CONTENT_LENGTH."""
+    limits = [v for v in (cfg.get("MAX_JSON_BYTES"), cfg.get("MAX_CONTENT_LENGTH")) if v]
+    return min(limits) if limits else None
 
 
 def is_default_secret(secret: str) -> bool:

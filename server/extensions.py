@@ -9,7 +9,12 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.routing import IntegerConverter
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
-from werkzeug.exceptions import HTTPException
+import flask
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream, get_input_stream
+
+from schemas.errors import ErrorSchema
 
 
 # Stable constraint names: the same migration then runs on SQLite (batch mode) and PostgreSQL.
@@ -47,6 +52,36 @@ class Parser(FlaskParser):
 
             abort(400, message="the JSON body is nested too deeply to be a fieldcheck request",
                   errors={"json": ["nested too deeply"]})
+        except ValueError as err:
+            # Not a JSONDecodeError (webargs answers those): Python refuses to read a number of more
+            # than 4300 digits ("Exceeds the limit ... for integer string conversion").
+            from flask_smorest import abort
+
+            abort(400, message=f"the JSON body cannot be read: {str(err)[:120]}", errors={"json": ["unreadable"]})
+
+
+class MaxStream(LimitedStream):
+    """The request body stream when only the server's limit bounds it (a chunked body, no
+    Content-Length). Werkzeug's stream stops silently at the limit when the body is read whole
+    (`get_data`, hence JSON), handing the app the first MAX_CONTENT_LENGTH bytes as if they were
+    all; this one answers 413 when anything is left beyond the limit."""
+
+    def readall(self) -> bytes:
+        data = super().readall()
+        if self.is_exhausted and self._stream.read(1):
+            raise RequestEntityTooLarge()
+        return data
+
+
+class Request(flask.Request):
+    @cached_property
+    def stream(self):
+        if self.shallow:
+            raise RuntimeError("This request was created with 'shallow=True', reading from the input stream is disabled.")
+        stream = get_input_stream(self.environ, max_content_length=self.max_content_length)
+        if isinstance(stream, LimitedStream) and stream._limit_is_max:
+            return MaxStream(stream._stream, stream.limit, is_max=True)
+        return stream
 
 
 Blueprint.ARGUMENTS_PARSER = Parser()
@@ -77,6 +112,8 @@ def _first_field_message(errors, path=()) -> str | None:
 class Api(_Api):
     """flask-smorest's Api with an error handler that keeps the exception's own
     headers and always says something a person can act on."""
+
+    ERROR_SCHEMA = ErrorSchema  # with the extras services add (allowed_next, max_bytes...), documented
 
     def handle_http_exception(self, error: HTTPException):
         payload, code, headers = super().handle_http_exception(error)

@@ -183,7 +183,7 @@ def test_the_phone_gets_checklists_catalogue_rules_policy_geofence_and_limits(cl
     assert b["policy"]["values"]["repeat_threshold"] == 2
     assert b["geofence"] == {"radius_m": 150.0, "accuracy_threshold_m": 50.0, "near_factor": 2.0}
     limits = b["limits"]
-    assert limits["max_visits_per_batch"] == 100 and limits["max_body_bytes"] == app.config["MAX_CONTENT_LENGTH"]
+    assert limits["max_visits_per_batch"] == 100 and limits["max_body_bytes"] == app.config["MAX_JSON_BYTES"]
     assert limits["photo_long_edge_px"] == app.config["PHOTO_LONG_EDGE_PX"]
     assert limits["photo_max_bytes"] == app.config["PHOTO_MAX_BYTES"]
     assert b["timezone"] == "Asia/Shanghai" and b["day"] == bureau_today(app).isoformat()

@@ -37,3 +37,7 @@ def register_blueprints(app: Flask, api) -> None:
     for name in BLUEPRINTS:
         module = importlib.import_module(f"{__name__}.{name}")
         api.register_blueprint(module.blp, url_prefix="/api")
+    # Last: every operation registered above gets its error answers documented.
+    from .openapi_errors import complete_error_responses
+
+    complete_error_responses(api.spec, app.config)

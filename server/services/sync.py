@@ -56,6 +56,7 @@ from sqlalchemy.exc import IntegrityError
 
 from schemas.sync import VisitRecordSchema
 
+from ..config import json_body_limit
 from ..domain import geofence
 from ..domain.canonical import content_hash
 from ..domain.policy import default_policy
@@ -89,7 +90,7 @@ def limits() -> dict:
         "max_findings_per_visit": int(cfg.get("SYNC_MAX_FINDINGS_PER_VISIT", DEFAULT_MAX_FINDINGS_PER_VISIT)),
         "max_results_per_visit": int(cfg.get("SYNC_MAX_RESULTS_PER_VISIT", DEFAULT_MAX_RESULTS_PER_VISIT)),
         "max_photos_per_visit": int(cfg.get("SYNC_MAX_PHOTOS_PER_VISIT", DEFAULT_MAX_PHOTOS_PER_VISIT)),
-        "max_body_bytes": cfg.get("MAX_CONTENT_LENGTH"),
+        "max_body_bytes": json_body_limit(cfg),  # a sync batch is JSON
     }
 
 

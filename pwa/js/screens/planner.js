@@ -319,7 +319,8 @@ export function render(root, ctx, arg) {
     }
     for (const s of plan.not_scheduled) {
       L.circleMarker([s.site.lat, s.site.lon], { radius: 5, color: "#444", weight: 1.5, fillColor: "#fff", fillOpacity: 1 })
-        .bindTooltip(`${s.site.name} · ${reasonWords(s)}`).addTo(layer);
+        // A node, never a string: Leaflet puts a string tooltip in as HTML, and a site's name is anyone's text.
+        .bindTooltip(h("span", { text: `${s.site.name} · ${reasonWords(s)}` })).addTo(layer);
     }
     for (const route of plan.routes) {
       if (!route.stops.length) continue;
