@@ -45,6 +45,8 @@ DEFAULT_POLICY: dict = {
     "road_speed_kmh": 30,
     "road_factor": 1.3,
     "day_start": "08:30",
+    # People: admins are warned this many days before a law-enforcement certificate (执法证) expires.
+    "certificate_warning_days": 30,
 }
 
 

@@ -52,6 +52,7 @@ from schemas.sync import VisitRecordSchema
 
 from ..domain import geofence
 from ..domain.canonical import content_hash
+from ..domain.certificates import normalised_number
 from ..domain.policy import default_policy
 from ..domain.workdays import local_date
 from ..extensions import db
@@ -499,7 +500,7 @@ def _check_officers(batch: Batch, rec: dict, day: dt.date, problems: Problems) -
         user = found[uid]
         if user.auxiliary or user.certified_on(day):
             continue
-        if not user.certificate_no:
+        if not normalised_number(user.certificate_no):
             state = "holds no law-enforcement certificate"
         elif user.certificate_expires is None or user.certificate_expires < day:
             expired = user.certificate_expires.isoformat() if user.certificate_expires else "an unknown day"
@@ -508,7 +509,7 @@ def _check_officers(batch: Batch, rec: dict, day: dt.date, problems: Problems) -
             state = "holds no valid certificate"
         problems.add(("officer_ids", i), f"{why}, so every officer who is not auxiliary staff needs a certificate "
                                          f"valid on {day.isoformat()}; {user.name} {state}")
-    certificates = {found[uid].certificate_no for uid in ids if found[uid].certified_on(day)}
+    certificates = {normalised_number(found[uid].certificate_no) for uid in ids if found[uid].certified_on(day)}
     if len(certificates) < 2 and not problems.errors:
         problems.add(("officer_ids",), f"{why}, so it needs two certified officers with distinct certificates valid "
                                        f"on {day.isoformat()} (auxiliary staff are recorded but never counted); "
