@@ -57,8 +57,8 @@ from ..domain.policy import default_policy
 from ..domain.workdays import local_date
 from ..extensions import db
 from ..models import (
-    CheckResult, ChecklistItem, Finding, Order, Photo, Plan, PlanStop, PolicyVersion, Site, SyncConflict, User, Visit,
-    visit_officers,
+    CheckResult, ChecklistItem, ChecklistTemplate, Finding, Order, Photo, Plan, PlanStop, PolicyVersion, Site,
+    SyncConflict, User, Visit, visit_officers,
 )
 from ..models.types import utcnow
 from . import audit, catalogue
@@ -421,7 +421,8 @@ def _create(batch: Batch, rec: dict, payload: dict, digest: str) -> dict:
         clock_flagged=flagged, fix=from_shape(Point(fix["lon"], fix["lat"]), srid=4326) if fix else None,
         fix_accuracy_m=fix["accuracy_m"] if fix else None, distance_m=proof.distance_m, geofence=proof.verdict,
         party_signature_photo_id=signature, party_refused=rec["record"]["party_refused"],
-        content_hash=digest, payload=payload, corrects_id=rec["corrects_id"])
+        content_hash=digest, payload=payload, corrects_id=rec["corrects_id"],
+        checklist_template_id=_checklist_version(rec, when))
     db.session.add(visit)
     db.session.flush()
     officers = batch.officers(rec["officer_ids"])
@@ -518,12 +519,43 @@ def _check_officers(batch: Batch, rec: dict, day: dt.date, problems: Problems) -
 
 def _check_results(batch: Batch, rec: dict, problems: Problems) -> dict[str, str]:
     known = batch.item_codes() if rec["results"] else set()
+    template = None
+    if rec.get("checklist_id") is not None:
+        # The version the phone used (GET /api/me/today's checklists[].id): the visit keeps it,
+        # and its results must be that version's items.
+        template = db.session.get(ChecklistTemplate, rec["checklist_id"])
+        if template is None or template.status == "draft":
+            problems.add(("checklist_id",), f"there is no published checklist version {rec['checklist_id']}")
+            template = None
+        else:
+            known = {i.code for i in template.items}
     outcome_of = {}
     for i, r in enumerate(rec["results"]):
         if r["item"] not in known:
-            problems.add(("results", i, "item"), f"{r['item']} is not an item of any checklist")
+            where = f"checklist {template.code} version {template.version}" if template else "any checklist"
+            problems.add(("results", i, "item"), f"{r['item']} is not an item of {where}")
         outcome_of[r["item"]] = r["outcome"]
     return outcome_of
+
+
+def _checklist_version(rec: dict, when: dt.datetime) -> int | None:
+    """The checklist version a visit was made with: the one the phone named, else the newest
+    version published before the visit began whose items hold every result (a phone that sends
+    no checklist_id)."""
+    if rec.get("checklist_id") is not None:
+        return rec["checklist_id"]
+    codes = {r["item"] for r in rec["results"]}
+    if not codes:
+        return None
+    candidates = db.session.execute(
+        sa.select(ChecklistTemplate).join(ChecklistItem, ChecklistItem.template_id == ChecklistTemplate.id)
+        .where(ChecklistItem.code.in_(codes), ChecklistTemplate.status != "draft",
+               sa.or_(ChecklistTemplate.published_at.is_(None), ChecklistTemplate.published_at <= when))
+        .order_by(ChecklistTemplate.version.desc()).distinct()).scalars()
+    for t in candidates:
+        if codes <= {i.code for i in t.items}:
+            return t.id
+    return None
 
 
 def _check_findings(batch: Batch, rec: dict, day: dt.date, outcome_of: dict, problems: Problems) -> None:
