@@ -10,7 +10,7 @@
 // outbox from IndexedDB; the pages drain it too where the browser has no Background Sync.
 importScripts("/js/sync-core.js");
 
-const VERSION = "fc-shell-12daab50b9";
+const VERSION = "fc-shell-c741d1a9ab";
 const SHELL_CACHE = VERSION;
 const API_CACHE = "fieldcheck-api"; // app.js names it too, to empty it on log-out
 
@@ -32,6 +32,13 @@ const SHELL = [
   "/js/screens/legal.js",
   "/js/screens/dashboard.js",
   "/js/screens/planner.js",
+  "/js/screens/admin_common.js",
+  "/js/screens/admin_parks.js",
+  "/js/screens/admin_sites.js",
+  "/js/screens/admin_people.js",
+  "/js/screens/admin_checklists.js",
+  "/js/screens/admin_catalogue.js",
+  "/js/screens/admin_policy.js",
   "/js/classify.js",
   "/js/day.js",
   "/js/field.js",

@@ -144,13 +144,47 @@ def test_the_server_serves_the_shell(url):
     assert r.headers["Cache-Control"] == "no-cache"
 
 
+# A module loaded on demand carries its own words: addStrings({ "zh-CN": {...}, en: {...} }).
+_ADD_STRINGS = re.compile(r'addStrings\(\{\n  "zh-CN": \{(.*?)\n  \},\n  en: \{(.*?)\n  \},\n\}\);', re.S)
+_KEY = re.compile(r'^\s+"([\w.]+)":', re.M)
+
+
+def _module_tables() -> dict[str, tuple[set[str], set[str]]]:
+    """Each module's addStrings tables: name -> (zh-CN keys, en keys)."""
+    found = {}
+    for module in (PWA / "js").rglob("*.js"):
+        source = module.read_text(encoding="utf-8")
+        if "addStrings({" not in source or module.name == "i18n.js":
+            continue
+        blocks = _ADD_STRINGS.findall(source)
+        assert blocks, f"{module.name}: addStrings must be called as addStrings({{ \"zh-CN\": {{...}}, en: {{...}} }});"
+        zh = set().union(*(_KEY.findall(b[0]) for b in blocks))
+        en = set().union(*(_KEY.findall(b[1]) for b in blocks))
+        found[module.relative_to(PWA).as_posix()] = (zh, en)
+    return found
+
+
 def _tables() -> dict[str, set[str]]:
     source = (PWA / "js" / "i18n.js").read_text(encoding="utf-8")
     zh = re.search(r'"zh-CN": \{(.*?)\n  \},', source, re.S)
     en = re.search(r"\n  en: \{(.*?)\n  \},", source, re.S)
     assert zh and en, "i18n.js no longer has its two tables where this test looks for them"
-    key = re.compile(r'^\s+"([\w.]+)":', re.M)
-    return {"zh-CN": set(key.findall(zh.group(1))), "en": set(key.findall(en.group(1)))}
+    tables = {"zh-CN": set(_KEY.findall(zh.group(1))), "en": set(_KEY.findall(en.group(1)))}
+    for zh_keys, en_keys in _module_tables().values():
+        tables["zh-CN"] |= zh_keys
+        tables["en"] |= en_keys
+    return tables
+
+
+def test_every_module_table_has_both_languages_and_no_key_of_another():
+    seen: dict[str, str] = {}
+    source = (PWA / "js" / "i18n.js").read_text(encoding="utf-8")
+    shell = set(_KEY.findall(re.search(r'"zh-CN": \{(.*?)\n  \},', source, re.S).group(1)))
+    for name, (zh, en) in _module_tables().items():
+        assert zh == en, f"{name}: only in zh-CN: {sorted(zh - en)}; only in en: {sorted(en - zh)}"
+        clash = sorted(k for k in zh if k in shell or k in seen)
+        assert not clash, f"{name} redefines {clash} (of i18n.js or {sorted({seen.get(k) for k in clash} - {None})})"
+        seen.update((k, name) for k in zh)
 
 
 def test_no_string_key_is_defined_twice():
@@ -198,7 +232,10 @@ def test_no_chinese_outside_the_string_tables():
     for module in (PWA / "js").rglob("*.js"):
         if module.name == "i18n.js":
             continue
-        for n, line in enumerate(module.read_text(encoding="utf-8").splitlines(), 1):
+        source = module.read_text(encoding="utf-8")
+        # A module's own addStrings tables are string tables too (blanked, so line numbers stay).
+        source = _ADD_STRINGS.sub(lambda m: "\n" * m.group(0).count("\n"), source)
+        for n, line in enumerate(source.splitlines(), 1):
             code = line.split("//", 1)[0]
             if cjk.search(code):
                 offenders.append(f"{module.relative_to(PWA)}:{n}: {line.strip()}")

@@ -130,16 +130,20 @@ MAX_ID = 2**31 - 1
 EDITABLE = ("name", "role", "phone", "certificate_no", "certificate_expires", "certified_domains", "auxiliary")
 
 
-def bureau_today() -> dt.date:
-    from . import policy
+def _policy() -> dict:
+    """The policy in force, read without writing (policy.current() stores version 1 when there is
+    none, which a read request must not do)."""
+    from .sync import policy_in_force
 
-    return local_date(utcnow(), policy.values()["timezone"])
+    return policy_in_force()[1]
+
+
+def bureau_today() -> dt.date:
+    return local_date(utcnow(), _policy()["timezone"])
 
 
 def warning_days() -> int:
-    from . import policy
-
-    return int(policy.values()["certificate_warning_days"])
+    return int(_policy()["certificate_warning_days"])
 
 
 def _user_or_404(user_id: int) -> User:
