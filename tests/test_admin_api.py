@@ -339,6 +339,7 @@ def test_a_checklist_is_versioned_edited_and_published_and_a_published_version_n
     day = client.get("/api/me/today", headers=auth.headers("insp1")).get_json()
     [safety] = [c for c in day["checklists"] if c["code"] == "SAFETY"]
     assert safety["version"] == 2 and safety["items"][-1]["code"] == "SAF-099"
+    assert safety["items"][0]["violation_codes"] == ["SAF-EXIT-BLOCKED"]
     # A visit naming the retired version still syncs with it; an item it lacks is refused.
     old = visit(field["sites"][HENGDA], [field["users"]["insp1"], field["users"]["insp2"]], checklist_id=v1["id"],
                 results=[{"item": "SAF-099", "outcome": "pass"}])
