@@ -10,7 +10,7 @@
 // outbox from IndexedDB; the pages drain it too where the browser has no Background Sync.
 importScripts("/js/sync-core.js");
 
-const VERSION = "fc-shell-da961ab9bd";
+const VERSION = "fc-shell-93cb00a837";
 const SHELL_CACHE = VERSION;
 const API_CACHE = "fieldcheck-api"; // app.js names it too, to empty it on log-out
 
@@ -35,6 +35,13 @@ const SHELL = [
   "/js/screens/sync_health.js",
   "/js/screens/webhooks.js",
   "/js/screens/import.js",
+  "/js/screens/admin_common.js",
+  "/js/screens/admin_parks.js",
+  "/js/screens/admin_sites.js",
+  "/js/screens/admin_people.js",
+  "/js/screens/admin_checklists.js",
+  "/js/screens/admin_catalogue.js",
+  "/js/screens/admin_policy.js",
   "/js/classify.js",
   "/js/day.js",
   "/js/field.js",

@@ -106,6 +106,7 @@ KNOBS: dict[str, fields.Field] = {
     "road_factor": _number(1, 10, min_inclusive=True),
     "day_start": fields.String(validate=_clock_time),
     "public_results_show_inspectors": fields.Boolean(truthy={True}, falsy={False}),
+    "certificate_warning_days": _count(0, 365),
 }
 
 
@@ -160,3 +161,17 @@ class PolicyPatchSchema(StrictSchema):
     def _something(self, data, **kw):
         if not data.get("values"):
             raise ValidationError("name at least one knob to change", "values")
+
+
+class PolicyVersionSchema(ma.Schema):
+    version = fields.Integer()
+    reason = fields.String()
+    created_at = fields.AwareDateTime(allow_none=True)
+    created_by = fields.Integer(allow_none=True)
+    created_by_name = fields.String(allow_none=True)
+    changes = fields.Dict(metadata={"description": "knob: {from, to} against the version before"})
+
+
+class PolicyVersionsSchema(ma.Schema):
+    items = fields.List(fields.Nested(PolicyVersionSchema), metadata={"description": "newest first"})
+    defaults = fields.Dict(metadata={"description": "every knob's default (DOMAIN.md)"})

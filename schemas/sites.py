@@ -174,3 +174,35 @@ class SiteUpdateSchema(StrictSchema):
             raise ValidationError("lon and lat move together: send both", missing)
         if "crs" in data and "lon" not in data:
             raise ValidationError("crs says what lon and lat are in: send it with them", "crs")
+
+
+class SiteVisitSchema(StrictSchema):
+    id = fields.UUID()
+    kind = fields.String()
+    started_at = fields.AwareDateTime()
+    finished_at = fields.AwareDateTime(allow_none=True)
+    recorded_by = fields.String()
+    geofence = fields.String()
+    checklist_code = fields.String(allow_none=True)
+    checklist_version = fields.Integer(allow_none=True, metadata={"description": "the version the visit was made with"})
+
+
+class SiteFindingSchema(StrictSchema):
+    id = fields.UUID()
+    visit_id = fields.UUID()
+    discovered_at = fields.AwareDateTime()
+    domain = fields.String()
+    violation_code = fields.String(allow_none=True)
+    violation_name_zh = fields.String(allow_none=True)
+    violation_name_en = fields.String(allow_none=True)
+    final_tier = fields.String()
+    rule_id = fields.String()
+    status = fields.String()
+
+
+class SiteRecordHistorySchema(StrictSchema):
+    site_id = fields.Integer()
+    park_id = fields.Integer()
+    visits = fields.List(fields.Nested(SiteVisitSchema), metadata={"description": "newest first, at most 50"})
+    findings = fields.List(fields.Nested(SiteFindingSchema), metadata={"description": "newest first, at most 50"})
+    changes = fields.List(fields.Dict(), metadata={"description": "the audited changes of the site's record, newest first"})

@@ -130,6 +130,10 @@ class VisitRecordSchema(StrictSchema):
                        "device_clock_tolerance_h is flagged and not trusted"})
     location = fields.Nested(GpsFixSchema, load_default=None, allow_none=True,
                              metadata={"description": "the GPS fix, or null when there was none"})
+    checklist_id = fields.Integer(validate=ID_RANGE, metadata={
+        "description": "the checklist version used (GET /api/me/today's checklists[].id): the visit keeps it and its "
+                       "results must be its items; left out, the newest version published before the visit began "
+                       "that holds every result is recorded"})
     results = fields.List(fields.Nested(CheckResultRecordSchema), load_default=list)
     findings = fields.List(fields.Nested(FindingRecordSchema), load_default=list)
     record = fields.Nested(OnSiteRecordSchema, load_default=lambda: {"party_signature_photo_id": None,

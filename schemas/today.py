@@ -92,6 +92,7 @@ class TodayChecklistItemSchema(ma.Schema):
     text_zh = fields.String()
     text_en = fields.String()
     legal_basis = fields.String()
+    violation_codes = fields.List(fields.String(), metadata={"description": "catalogue codes a failed item usually leads to"})
 
 
 class TodayChecklistSchema(ma.Schema):

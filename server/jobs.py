@@ -86,6 +86,7 @@ def jobs(app) -> list[tuple[str, object, object]]:
     from .services.lifecycle import sweep_clocks
     from .services.planning import plan_next_day
     from .services.webhooks import deliver_due
+    from .services.users import warn_expiring_certificates
 
     tz = app.config["TIMEZONE"]
     plan_hour, _, plan_minute = str(app.config.get("PLAN_NEXT_DAY_AT", "18:00")).partition(":")
@@ -98,6 +99,9 @@ def jobs(app) -> list[tuple[str, object, object]]:
         ("photo-sweep", CronTrigger(hour=3, minute=10, timezone=tz), sweep_photos),
         # The next working day's plan, each evening: a published plan is left alone, a draft is made again
         # (locked stops kept) only when what it is made from changed.
+        # Certificates (执法证) expiring within the policy's certificate_warning_days, or expired: one audit
+        # entry per person and expiry date, so the admin's warning is on record.
+        ("certificate-warnings", CronTrigger(hour=6, minute=40, timezone=tz), warn_expiring_certificates),
         ("plan-next-day", CronTrigger(hour=int(plan_hour), minute=int(plan_minute or 0), timezone=tz), plan_next_day),
         # Webhook deliveries that are due (new ones, and retries after their backoff): POSTed, signed.
         ("webhook-deliveries", IntervalTrigger(seconds=int(app.config.get("WEBHOOK_POLL_S", 30)), timezone=tz),

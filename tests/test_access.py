@@ -134,6 +134,31 @@ POLICY = [
     ("GET", "/api/orders/{order}/notice.pdf", Reaches({"insp1", "insp_chem", "sup1", "legal1", "admin1"}), None),
     ("GET", "/api/visits/{visit}/record.pdf", Reaches({"insp1", "insp_chem", "sup1", "legal1", "admin1"}), None),
     ("GET", "/api/me/today", {"insp1", "insp_chem"}, None),
+    # People, checklists, the catalogue, the audit trail (the admin's screens; tests/test_admin_api.py walks
+    # them with real data). The walk's user is aux1, who never logs in here; its checklist is made by _ids.
+    ("GET", "/api/users", ADMIN, None),
+    ("POST", "/api/users", ADMIN, lambda ids: {"username": f"walk{next(_counter)}", "name": "走查", "role": "inspector"}),
+    ("GET", "/api/users/{user}", ADMIN, None),
+    ("PATCH", "/api/users/{user}", ADMIN, lambda ids: {"phone": f"1380000{next(_counter):04d}"}),
+    ("POST", "/api/users/{user}/reset-password", ADMIN, lambda ids: {}),
+    ("POST", "/api/users/{user}/disable", ADMIN, None),
+    ("POST", "/api/users/{user}/enable", ADMIN, None),
+    ("POST", "/api/users/{user}/conflicts", ADMIN, lambda ids: {"site_id": ids["site"], "reason": "亲属"}),
+    ("DELETE", "/api/users/{user}/conflicts/{conflict}", Reaches(ADMIN), None),
+    ("POST", "/api/users/{user}/leaves", ADMIN,
+     lambda ids: {"start_date": f"2031-{next(_counter) % 12 + 1:02d}-01", "end_date": "2031-12-31"}),
+    ("DELETE", "/api/users/{user}/leaves/{leave}", Reaches(ADMIN), None),
+    ("GET", "/api/leaves?from=2031-01-01&to=2031-12-31", {"sup1", "sched1", "admin1"}, None),
+    ("GET", "/api/certificates/expiring", ADMIN, None),
+    ("GET", "/api/checklists", {"sup1", "legal1", "sched1", "admin1"}, None),
+    ("GET", "/api/checklists/{checklist}", {"sup1", "legal1", "sched1", "admin1"}, None),
+    ("PATCH", "/api/checklists/{checklist}", ADMIN, lambda ids: {"name_en": f"Walk {next(_counter)}"}),
+    ("POST", "/api/checklists/{published}/versions", Reaches(ADMIN), None),
+    ("POST", "/api/checklists/{checklist}/publish", ADMIN, None),
+    ("GET", "/api/catalogue", ALL_STAFF, None),
+    ("GET", "/api/audit", ADMIN, None),
+    ("GET", "/api/policy/versions", ALL_STAFF, None),
+    ("GET", "/api/sites/{site}/history", EDZ_STAFF, None),
     ("POST", "/api/sync", {"insp1", "insp_chem"}, lambda ids: {"device_id": "access-walk", "visits": []}),
     # Webhooks: admins only (tests/test_webhooks.py delivers to a real receiver).
     ("GET", "/api/webhooks", ADMIN, None),
@@ -162,28 +187,48 @@ NOT_API = {"/api/docs/init.js", "/api/docs/static/<path:filename>"}
 
 def _ids(app):
     from server.extensions import db
-    from server.models import Park, Site
+    from server.models import Park, Site, User
 
     with app.app_context():
         parks = dict(db.session.execute(sa.select(Park.code, Park.id)).all())
         site = db.session.execute(sa.select(Site.id).where(Site.park_id == parks["EDZ"]).order_by(Site.id)).scalar()
+        user = db.session.execute(sa.select(User.id).where(User.username == "aux1")).scalar()
+        draft = _checklist(("draft",))
     return {"EDZ": parks["EDZ"], "CHEM": parks["CHEM"], "site": site, "finding": "0b8e4c1e-0000-4000-8000-000000000000",
             "photo": "9a2d0c1e-0000-4000-8000-000000000000", "day": "2031-01-06", "stop": 999999, "draw": 999999,
             "hook": 999999, "delivery": "5e1d0c1e-0000-4000-8000-000000000000",
             "order": 999999, "visit": "5c1d0e2f-0000-4000-8000-000000000000",
-            "park_code": "EDZ", "import": 999999}
+            "park_code": "EDZ", "import": 999999,
+            "user": user, "conflict": 999999, "leave": 999999, "checklist": draft, "published": 999999}
 
 
 def _placeholders(rule: str) -> str:
     """/api/parks/<int:park_id>/x -> /api/parks/{EDZ}/x: a URL variable `<name_id>` is the placeholder {name}."""
+    aliases = {"park_id": "EDZ", "template_id": "checklist"}
+
     def name(m):
         var = m.group(1)
-        return "{EDZ}" if var == "park_id" else "{" + var.removesuffix("_id") + "}"
+        return "{" + aliases.get(var, var.removesuffix("_id")) + "}"
     return re.sub(r"<(?:\w+:)?(\w+)>", name, rule)
 
 
+def _checklist(status) -> int:
+    """A draft checklist for the walk (the world has none)."""
+    from server.extensions import db
+    from server.models import ChecklistItem, ChecklistTemplate
+
+    row = db.session.execute(sa.select(ChecklistTemplate.id).where(ChecklistTemplate.code == "WALK")).scalar()
+    if row is None:
+        t = ChecklistTemplate(code="WALK", version=1, domain="safety", name_zh="走查", name_en="Walk", status=status[0],
+                              items=[ChecklistItem(code="W1", position=1, domain="safety", text_zh="一项", text_en="one")])
+        db.session.add(t)
+        db.session.commit()
+        row = t.id
+    return row
+
+
 def test_every_api_endpoint_is_in_the_policy(app):
-    declared = {(m, p) for m, p, _w, _b in POLICY}
+    declared = {(m, p.split("?")[0].replace("{published}", "{checklist}")) for m, p, _w, _b in POLICY}
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api") or rule.rule in NOT_API:
             continue

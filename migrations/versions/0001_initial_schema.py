@@ -164,6 +164,7 @@ def upgrade():
     sa.Column('text_zh', sa.Text(), nullable=False),
     sa.Column('text_en', sa.Text(), nullable=False),
     sa.Column('legal_basis', sa.Text(), nullable=False),
+    sa.Column('violation_codes', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['template_id'], ['checklist_templates.id'], name=op.f('fk_checklist_items_template_id_checklist_templates'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_checklist_items')),
     sa.UniqueConstraint('template_id', 'code', name=op.f('uq_checklist_items_template_id_code'))

@@ -23,6 +23,17 @@ const DESK = {
   // The admin's imports: a dry run, then apply.
   import: { roles: ["admin"], load: () => import("./screens/import.js") },
 };
+// The admin's screens (desktop first): parks on the map, enterprises, people, checklists, the
+// violation catalogue, the policy. #/enterprises/<id> and #/people/<id> open one.
+const ADMIN = ["admin"];
+Object.assign(DESK, {
+  parks: { roles: ADMIN, load: () => import("./screens/admin_parks.js") },
+  enterprises: { roles: ADMIN, load: () => import("./screens/admin_sites.js") },
+  people: { roles: ADMIN, load: () => import("./screens/admin_people.js") },
+  checklists: { roles: ADMIN, load: () => import("./screens/admin_checklists.js") },
+  catalogue: { roles: ADMIN, load: () => import("./screens/admin_catalogue.js") },
+  policy: { roles: ADMIN, load: () => import("./screens/admin_policy.js") },
+});
 // Field screens (inspectors on the phone: today's route, a site, a visit and its findings, the
 // outbox) load on demand the same way, from the table above: #/site/<id>, #/visit/<id>[/finding/<id>].
 const FIELD = ["inspector"];

@@ -1,10 +1,49 @@
 // What the desk screens (queue, finding, legal review, 721 dashboard) share: the navigation
 // (to the screens the user's role may open), words for the API's vocabularies, deadlines in words, and photos
 // fetched with the bearer token (an <img src> cannot send it).
+import { api } from "./api.js";
 import { h } from "./dom.js";
-import { formatDate, lang, t } from "./i18n.js";
+import { addStrings, formatDate, lang, t } from "./i18n.js";
 
-const NAV = ["queue", "legal", "dashboard", "planner", "health", "webhooks", "import"];
+const NAV = ["queue", "legal", "dashboard", "planner", "health", "webhooks", "import", "parks", "enterprises", "people",
+  "checklists", "catalogue", "policy"];
+
+// The admin's tabs and the certificate banner are part of every desk screen an admin opens.
+addStrings({
+  "zh-CN": {
+    "desk.nav.parks": "园区",
+    "desk.nav.enterprises": "企业",
+    "desk.nav.people": "人员",
+    "desk.nav.checklists": "检查表",
+    "desk.nav.catalogue": "违法行为目录",
+    "desk.nav.policy": "政策参数",
+    "cert.banner": "执法证提醒：{expiring} 人将在 {days} 天内到期，{expired} 人已过期（过期者不计入执法人员）。",
+    "cert.banner.open": "查看人员",
+  },
+  en: {
+    "desk.nav.parks": "Parks",
+    "desk.nav.enterprises": "Enterprises",
+    "desk.nav.people": "People",
+    "desk.nav.checklists": "Checklists",
+    "desk.nav.catalogue": "Catalogue",
+    "desk.nav.policy": "Policy",
+    "cert.banner": "Certificates: {expiring} expire within {days} days, {expired} have expired (expired ones never count as officers).",
+    "cert.banner.open": "See people",
+  },
+});
+
+// An admin is warned on every desk screen, the landing included, while certificates run out
+// within the policy's certificate_warning_days (GET /api/certificates/expiring).
+function certificateBanner(ctx) {
+  const box = h("div", { id: "cert-banner", class: "cert-banner", role: "status", hidden: true });
+  api.get("/api/certificates/expiring").then(({ data }) => {
+    if (!data || !data.items.length) return;
+    box.append(h("span", { text: t("cert.banner", { expiring: data.expiring, expired: data.expired, days: data.warning_days }) }),
+      h("a", { href: "#/people/expiring", class: "desk-tab", text: t("cert.banner.open") }));
+    box.hidden = false;
+  }, () => {});
+  return box;
+}
 
 export function deskNav(ctx, current) {
   const { user } = ctx.session;
@@ -12,13 +51,17 @@ export function deskNav(ctx, current) {
     href: `#/${name}`, class: "desk-tab", "aria-current": name === current ? "page" : null, text: t(`desk.nav.${name}`),
   }));
   links.push(h("a", { href: "#/home", class: "desk-tab", text: t("desk.nav.home") }));
-  return h("nav", { class: "desk-nav", "aria-label": t("desk.nav.label") },
+  const nav = h("nav", { class: "desk-nav", "aria-label": t("desk.nav.label") },
     h("div", { class: "desk-tabs" }, links),
     h("div", { class: "desk-who" },
       h("span", { id: "user-name", text: user.name }),
       h("span", { id: "user-role", class: "role", text: t(`role.${user.role}`) }),
       h("button", { id: "logout", type: "button", class: "secondary small", onclick: () => ctx.signOut() },
         t("home.logout"))));
+  if (user.role !== "admin") return nav;
+  const frag = document.createDocumentFragment();
+  frag.append(nav, certificateBanner(ctx));
+  return frag;
 }
 
 // The word for a value of one of the API's vocabularies, or the value itself if the tables lack it.

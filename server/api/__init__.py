@@ -27,6 +27,8 @@ BLUEPRINTS = (
     "exports",
     "public",
     "imports",
+    "users",
+    "checklists",
 )
 
 

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from schemas.policy import PolicyPatchSchema, PolicyPutSchema, PolicySchema
+from schemas.policy import PolicyPatchSchema, PolicyPutSchema, PolicySchema, PolicyVersionsSchema
 
 from ..access import current_user, require
 from ..domain.policy import default_policy
@@ -56,3 +56,12 @@ class Policy(MethodView):
         """Change some knobs (admin), with the reason: a new version, audited."""
         row, changed = service.update(body["values"], body["reason"], current_user().id)
         return _answer(row, changed)
+
+
+@blp.route("/policy/versions", methods=["GET"])
+@require()
+@blp.response(200, PolicyVersionsSchema)
+def versions():
+    """Every version of the policy, newest first: who changed what, when, and the reason given;
+    with every knob's default."""
+    return service.versions()

@@ -7,7 +7,7 @@ from marshmallow import RAISE
 
 from schemas.sites import (
     SiteCreateSchema, SiteDetailSchema, SiteFeatureCollectionSchema, SiteFilterSchema, SiteListQuerySchema,
-    SitePageSchema, SiteUpdateSchema,
+    SiteRecordHistorySchema, SitePageSchema, SiteUpdateSchema,
 )
 
 from ..access import check_park, current_user, park_scope, require
@@ -72,3 +72,15 @@ class SiteItem(MethodView):
     def patch(self, body, site_id):
         """Change a site (admin): only the fields sent; lon and lat together. Each change is audited."""
         return service.update_site(site_id, body, current_user().id)
+
+
+@blp.route("/sites/<int:site_id>/history", methods=["GET"])
+@require()
+@blp.response(200, SiteRecordHistorySchema)
+@blp.alt_response(404, response="NOT_FOUND")
+def history(site_id):
+    """A site's newest visits (with the checklist version each used) and findings, and the audited
+    changes of its record. 403 when it is in a park you are not assigned to."""
+    found = service.site_history(site_id)
+    check_park(current_user(), found["park_id"])
+    return found

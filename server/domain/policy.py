@@ -50,6 +50,8 @@ DEFAULT_POLICY: dict = {
     # Public results of random inspections (双随机一公开, docs/exports.md): whether the public page
     # names the officers who inspected. Off by default: no personal data the bureau did not decide to publish.
     "public_results_show_inspectors": False,
+    # People: admins are warned this many days before a law-enforcement certificate (执法证) expires.
+    "certificate_warning_days": 30,
 }
 
 

@@ -75,5 +75,7 @@ class ChecklistItem(db.Model):
     text_zh: Mapped[str] = mapped_column(sa.Text)
     text_en: Mapped[str] = mapped_column(sa.Text)
     legal_basis: Mapped[str] = mapped_column(sa.Text, default="")
+    # The catalogue rows (codes) a failed item usually leads to: the phone offers them first.
+    violation_codes: Mapped[list] = mapped_column(sa.JSON, default=list)
 
     template: Mapped[ChecklistTemplate] = relationship(back_populates="items")

@@ -7,6 +7,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..domain.certificates import certified_on
 from ..extensions import db
 from .types import UTCDateTime, choice, utcnow
 from .vocab import ROLES
@@ -45,12 +46,7 @@ class User(db.Model):
 
     def certified_on(self, day: dt.date) -> bool:
         """Counts as a certified officer on that day (auxiliary staff never do)."""
-        return (
-            not self.auxiliary
-            and bool(self.certificate_no)
-            and self.certificate_expires is not None
-            and self.certificate_expires >= day
-        )
+        return certified_on(self.auxiliary, self.certificate_no, self.certificate_expires, day)
 
 
 class AuthToken(db.Model):

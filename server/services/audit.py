@@ -89,4 +89,26 @@ def history(entity_type: str, entity_id) -> list[AuditEntry]:
     ).scalars())
 
 
-__all__ = ["record", "verify_chain", "history", "Break"]
+__all__ = ["record", "verify_chain", "history", "entries", "Break"]
+
+
+def entries(entity_type: str | None = None, entity_id=None, action: str | None = None, limit: int = 100,
+            before_id: int | None = None) -> dict:
+    """Audit entries, newest first, with the actor's name: an entity's history for the admin."""
+    from ..models import User
+
+    query = (sa.select(AuditEntry, User.name, User.username).outerjoin(User, User.id == AuditEntry.actor_id)
+             .order_by(AuditEntry.id.desc()).limit(limit + 1))
+    if entity_type:
+        query = query.where(AuditEntry.entity_type == entity_type)
+    if entity_id is not None:
+        query = query.where(AuditEntry.entity_id == str(entity_id))
+    if action:
+        query = query.where(AuditEntry.action.startswith(action))
+    if before_id:
+        query = query.where(AuditEntry.id < before_id)
+    rows = db.session.execute(query).all()
+    items = [{"id": e.id, "at": e.at, "action": e.action, "entity_type": e.entity_type, "entity_id": e.entity_id,
+              "actor_id": e.actor_id, "actor_name": name, "actor_username": username, "summary": e.summary}
+             for e, name, username in rows[:limit]]
+    return {"items": items, "next_before_id": items[-1]["id"] if len(rows) > limit else None}

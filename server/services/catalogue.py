@@ -255,3 +255,27 @@ def _in_force(code: str, day: dt.date) -> ViolationType | None:
             sa.or_(ViolationType.effective_to.is_(None), ViolationType.effective_to >= day),
         ).order_by(ViolationType.effective_from.desc()).limit(1)
     ).scalar()
+
+
+def rows_in_force(day: dt.date, domain: str | None = None, q: str | None = None) -> dict:
+    """Every catalogue row in force on a day (the admin's catalogue screen; a finding uses the
+    row in force on its discovery date), with how many versions each code has."""
+    query = sa.select(ViolationType).where(
+        ViolationType.effective_from <= day,
+        sa.or_(ViolationType.effective_to.is_(None), ViolationType.effective_to >= day),
+    ).order_by(ViolationType.code)
+    if domain:
+        query = query.where(ViolationType.domain == domain)
+    if q:
+        like = f"%{q}%"
+        query = query.where(sa.or_(ViolationType.code.ilike(like), ViolationType.name_zh.ilike(like),
+                                   ViolationType.name_en.ilike(like), ViolationType.violated_provision.ilike(like)))
+    versions = dict(db.session.execute(sa.select(ViolationType.code, sa.func.count(ViolationType.id))
+                                       .group_by(ViolationType.code)).all())
+    rows = []
+    for vt in db.session.execute(query).scalars():
+        rows.append({f: getattr(vt, f) for f in (
+            "id", "code", "domain", "name_zh", "name_en", "violated_provision", "penalty_provision",
+            "penalty_trigger", "tolerance_type", "list_conditions", "correction_days", "correction_unit",
+            "penalty_range_zh", "source", "effective_from", "effective_to")} | {"versions": versions.get(vt.code, 1)})
+    return {"on": day, "items": rows}

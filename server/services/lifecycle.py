@@ -27,6 +27,7 @@ import uuid
 import sqlalchemy as sa
 
 from ..domain import classify as classifier, lifecycle as rules, tolerance
+from ..domain.certificates import normalised_number
 from ..domain.policy import default_policy
 from ..domain.workdays import correction_deadline, local_date
 from ..extensions import db
@@ -432,11 +433,11 @@ def _check_investigators(ids: list[int], day: dt.date) -> list[User]:
             problems.append(f"there is no active user {uid}")
         elif user.auxiliary:
             problems.append(f"{user.name} is auxiliary staff (协管员), who never count as an investigator")
-        elif not user.certificate_no:
+        elif not normalised_number(user.certificate_no):
             problems.append(f"{user.name} holds no law-enforcement certificate (执法证)")
         elif not user.certified_on(day):
-            problems.append(f"{user.name}'s certificate {user.certificate_no} expired on "
-                            f"{user.certificate_expires.isoformat()}")
+            expired = user.certificate_expires.isoformat() if user.certificate_expires else "an unknown day"
+            problems.append(f"{user.name}'s certificate {user.certificate_no} expired on {expired}")
         users.append(user)
     if problems:
         raise ServiceError("two certified officers, not auxiliary staff, with certificates valid today, investigate "

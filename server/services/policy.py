@@ -80,3 +80,21 @@ def update(values: dict, reason: str, actor_id: int | None) -> tuple[PolicyVersi
     row = change(changes, reason, actor_id)
     db.session.commit()
     return row, True
+
+
+def versions() -> dict:
+    """Every version, newest first: who made it, when, why, and what it changed from the one
+    before (the policy screen's history)."""
+    from ..models import User
+
+    rows = db.session.execute(sa.select(PolicyVersion, User.name).outerjoin(User, User.id == PolicyVersion.created_by)
+                              .order_by(PolicyVersion.version)).all()
+    out, previous = [], None
+    for row, name in rows:
+        values = {**default_policy(), **row.values}
+        changes = {} if previous is None else {
+            k: {"from": previous.get(k), "to": v} for k, v in values.items() if previous.get(k) != v}
+        out.append({"version": row.version, "reason": row.reason, "created_at": row.created_at,
+                    "created_by": row.created_by, "created_by_name": name, "changes": changes})
+        previous = values
+    return {"items": out[::-1], "defaults": default_policy()}

@@ -443,3 +443,35 @@ def update_park(park_id: int, changes: dict, actor_id: int | None) -> dict:
     audit.record("park.update", "park", park.id, {"before": before, "after": after, "warnings": warnings}, actor_id)
     db.session.commit()
     return {**park_detail(park.id), "warnings": warnings}
+
+
+# --- a site's history (the admin's enterprise screen) -------------------------------------
+
+
+def site_history(site_id: int, limit: int = 50) -> dict:
+    """The newest visits and findings at a site, and the changes made to its record (audited):
+    what an admin looks at before editing or moving an enterprise."""
+    from ..models import ChecklistTemplate, Finding, User, ViolationType, Visit
+
+    site = _site_or_404(site_id)
+    visits = db.session.execute(
+        sa.select(Visit, User.name, ChecklistTemplate.code, ChecklistTemplate.version)
+        .join(User, User.id == Visit.recorded_by)
+        .outerjoin(ChecklistTemplate, ChecklistTemplate.id == Visit.checklist_template_id)
+        .where(Visit.site_id == site.id).order_by(Visit.started_at.desc()).limit(limit)).all()
+    findings = db.session.execute(
+        sa.select(Finding, ViolationType.code, ViolationType.name_zh, ViolationType.name_en)
+        .outerjoin(ViolationType, ViolationType.id == Finding.violation_type_id)
+        .where(Finding.site_id == site.id).order_by(Finding.discovered_at.desc()).limit(limit)).all()
+    changes = audit.entries("site", site.id, limit=limit)["items"]
+    return {
+        "site_id": site.id, "park_id": site.park_id,
+        "visits": [{"id": v.id, "kind": v.kind, "started_at": v.started_at, "finished_at": v.finished_at,
+                    "recorded_by": name, "geofence": v.geofence, "checklist_code": code, "checklist_version": version}
+                   for v, name, code, version in visits],
+        "findings": [{"id": f.id, "visit_id": f.visit_id, "discovered_at": f.discovered_at, "domain": f.domain,
+                      "violation_code": code, "violation_name_zh": zh, "violation_name_en": en,
+                      "final_tier": f.final_tier, "rule_id": f.rule_id, "status": f.status}
+                     for f, code, zh, en in findings],
+        "changes": changes,
+    }

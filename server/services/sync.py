@@ -59,12 +59,13 @@ from schemas.sync import VisitRecordSchema
 from ..config import json_body_limit
 from ..domain import geofence
 from ..domain.canonical import content_hash
+from ..domain.certificates import normalised_number
 from ..domain.policy import default_policy
 from ..domain.workdays import local_date
 from ..extensions import db
 from ..models import (
-    CheckResult, ChecklistItem, Finding, Order, Photo, Plan, PlanStop, PolicyVersion, Site, SyncConflict, User, Visit,
-    visit_officers,
+    CheckResult, ChecklistItem, ChecklistTemplate, Finding, Order, Photo, Plan, PlanStop, PolicyVersion, Site,
+    SyncConflict, User, Visit, visit_officers,
 )
 from ..models.types import utcnow
 from . import audit, catalogue
@@ -198,6 +199,23 @@ class Batch:
     finding_visit: dict[uuid.UUID, uuid.UUID] = dataclasses.field(default_factory=dict)
     photos: dict[uuid.UUID, Photo | PhotoState] = dataclasses.field(default_factory=dict)
     stops: dict[int, uuid.UUID] = dataclasses.field(default_factory=dict)  # plan stops visited in this batch
+    # The published checklist versions (id, published_at, item codes), newest version first: read
+    # once per batch for the visits that do not name theirs.
+    checklists: list[tuple[int, dt.datetime | None, frozenset[str]]] | None = None
+
+    def checklist_versions(self) -> list[tuple[int, dt.datetime | None, frozenset[str]]]:
+        if self.checklists is None:
+            rows = db.session.execute(
+                sa.select(ChecklistTemplate.id, ChecklistTemplate.version, ChecklistTemplate.published_at,
+                          ChecklistItem.code)
+                .join(ChecklistItem, ChecklistItem.template_id == ChecklistTemplate.id)
+                .where(ChecklistTemplate.status != "draft")).all()
+            found: dict[int, tuple[int, dt.datetime | None, set[str]]] = {}
+            for tid, version, published_at, code in rows:
+                found.setdefault(tid, (version, published_at, set()))[2].add(code)
+            self.checklists = [(tid, published_at, frozenset(codes)) for tid, (version, published_at, codes)
+                               in sorted(found.items(), key=lambda kv: (-kv[1][0], -kv[0]))]
+        return self.checklists
 
     def save(self) -> tuple:
         """What a run may change in what the batch knows, to restore when the run is rolled back."""
@@ -541,7 +559,8 @@ def _prepare(batch: Batch, intake: Intake, rec: dict, payload: dict, digest: str
     }
     visit = {
         "id": visit_id, "site_id": site.id, "kind": rec["kind"], "recorded_by": batch.user.id,
-        "device_id": batch.device_id, "checklist_template_id": None, "certificates_shown": rec["certificates_shown"],
+        "device_id": batch.device_id, "checklist_template_id": _checklist_version(batch, rec, when),
+        "certificates_shown": rec["certificates_shown"],
         "started_at": rec["started_at"], "finished_at": rec["finished_at"], "received_at": batch.received_at,
         "clock_skew_s": round(skew, 3), "clock_flagged": flagged,
         "fix": from_shape(Point(fix["lon"], fix["lat"]), srid=4326) if fix else None,
@@ -689,7 +708,7 @@ def _check_officers(batch: Batch, rec: dict, day: dt.date, problems: Problems) -
         user = found[uid]
         if user.auxiliary or user.certified_on(day):
             continue
-        if not user.certificate_no:
+        if not normalised_number(user.certificate_no):
             state = "holds no law-enforcement certificate"
         elif user.certificate_expires is None or user.certificate_expires < day:
             expired = user.certificate_expires.isoformat() if user.certificate_expires else "an unknown day"
@@ -698,7 +717,7 @@ def _check_officers(batch: Batch, rec: dict, day: dt.date, problems: Problems) -
             state = "holds no valid certificate"
         problems.add(("officer_ids", i), f"{why}, so every officer who is not auxiliary staff needs a certificate "
                                          f"valid on {day.isoformat()}; {user.name} {state}")
-    certificates = {found[uid].certificate_no for uid in ids if found[uid].certified_on(day)}
+    certificates = {normalised_number(found[uid].certificate_no) for uid in ids if found[uid].certified_on(day)}
     if len(certificates) < 2 and not problems.errors:
         problems.add(("officer_ids",), f"{why}, so it needs two certified officers with distinct certificates valid "
                                        f"on {day.isoformat()} (auxiliary staff are recorded but never counted); "
@@ -707,12 +726,38 @@ def _check_officers(batch: Batch, rec: dict, day: dt.date, problems: Problems) -
 
 def _check_results(batch: Batch, rec: dict, problems: Problems) -> dict[str, str]:
     known = batch.item_codes() if rec["results"] else set()
+    template = None
+    if rec.get("checklist_id") is not None:
+        # The version the phone used (GET /api/me/today's checklists[].id): the visit keeps it,
+        # and its results must be that version's items.
+        template = db.session.get(ChecklistTemplate, rec["checklist_id"])
+        if template is None or template.status == "draft":
+            problems.add(("checklist_id",), f"there is no published checklist version {rec['checklist_id']}")
+            template = None
+        else:
+            known = {i.code for i in template.items}
     outcome_of = {}
     for i, r in enumerate(rec["results"]):
         if r["item"] not in known:
-            problems.add(("results", i, "item"), f"{r['item']} is not an item of any checklist")
+            where = f"checklist {template.code} version {template.version}" if template else "any checklist"
+            problems.add(("results", i, "item"), f"{r['item']} is not an item of {where}")
         outcome_of[r["item"]] = r["outcome"]
     return outcome_of
+
+
+def _checklist_version(batch: Batch, rec: dict, when: dt.datetime) -> int | None:
+    """The checklist version a visit was made with: the one the phone named, else the newest
+    version published before the visit began whose items hold every result (a phone that sends
+    no checklist_id)."""
+    if rec.get("checklist_id") is not None:
+        return rec["checklist_id"]
+    codes = {r["item"] for r in rec["results"]}
+    if not codes:
+        return None
+    for tid, published_at, items in batch.checklist_versions():
+        if (published_at is None or published_at <= when) and codes <= items:
+            return tid
+    return None
 
 
 def _check_findings(batch: Batch, rec: dict, day: dt.date, outcome_of: dict, problems: Problems) -> None:

@@ -259,7 +259,8 @@ def _checklists() -> list[dict]:
             "id": t.id, "code": t.code, "version": t.version, "domain": t.domain,
             "name_zh": t.name_zh, "name_en": t.name_en,
             "items": [{"code": i.code, "position": i.position, "domain": i.domain, "text_zh": i.text_zh,
-                       "text_en": i.text_en, "legal_basis": i.legal_basis} for i in t.items],
+                       "text_en": i.text_en, "legal_basis": i.legal_basis,
+                       "violation_codes": list(i.violation_codes or [])} for i in t.items],
         })
     return sorted(out, key=lambda t: (t["domain"], t["code"]))
 

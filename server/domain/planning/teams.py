@@ -21,6 +21,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..certificates import certified_on, normalised_number
 from ..workdays import WorkCalendar
 
 UNAVAILABLE_REASONS = (
@@ -74,12 +75,11 @@ class Officer:
     @property
     def certificate(self) -> str:
         """The certificate number as compared: blanks and case do not make two numbers distinct."""
-        return "".join((self.certificate_no or "").split()).upper()
+        return normalised_number(self.certificate_no)
 
     def certified_on(self, day: dt.date) -> bool:
         """Counts toward the two on that day (auxiliary staff never do)."""
-        return (not self.auxiliary and bool(self.certificate) and self.certificate_expires is not None
-                and self.certificate_expires >= day)
+        return certified_on(self.auxiliary, self.certificate_no, self.certificate_expires, day)
 
     def on_leave(self, day: dt.date) -> bool:
         return any(start <= day <= end for start, end in self.leave)
