@@ -34,6 +34,23 @@ _FORMATS = {
 }
 
 
+_FEATURE_COLLECTION = {
+    "type": "object", "required": ["type", "features"],
+    "properties": {
+        "type": {"type": "string", "enum": ["FeatureCollection"]},
+        "features": {"type": "array", "items": {
+            "type": "object", "required": ["type", "geometry", "properties"],
+            "properties": {
+                "type": {"type": "string", "enum": ["Feature"]},
+                "geometry": {"type": "object", "nullable": True, "properties": {
+                    "type": {"type": "string", "enum": ["Point"]},
+                    "coordinates": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}}},
+                "properties": {"type": "object"},
+            }}},
+    },
+}
+
+
 def _download(export: service.Export) -> Response:
     resp = Response(stream_with_context(export.chunks), mimetype=export.mimetype)
     resp.headers["Content-Disposition"] = f'attachment; filename="{export.filename}"'
@@ -50,7 +67,8 @@ def _view(kind: str, fmt: str) -> type[MethodView]:
 
     get.__doc__ = f"{kind.capitalize()} as {fmt.upper()}, streamed\n\n{_WHAT[kind]} {words} Content-Disposition " \
                   "names the file with today's date. 403 when a park or enterprise named is not yours."
-    body = {"type": "string", "format": "binary"}
+    # GeoJSON is JSON: described as a FeatureCollection so clients (and the fuzz test) can check it.
+    body = _FEATURE_COLLECTION if fmt == "geojson" else {"type": "string", "format": "binary"}
     get = blp.response(200, body, content_type=content_type, description=words)(get)
     get = require(*EXPORTERS)(blp.arguments(schema, location="query", unknown=RAISE)(get))
     return type(f"Export{kind.capitalize()}{fmt.upper()}", (MethodView,), {"get": get})

@@ -57,7 +57,7 @@ class UserItem(MethodView):
 
 @blp.route("/users/<int:user_id>/reset-password", methods=["POST"])
 @require("admin")
-@blp.arguments(PasswordResetSchema)
+@blp.arguments(PasswordResetSchema, required=False)  # no body: the server makes the password
 @blp.response(200, PasswordResetAnswerSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 def reset_password(body, user_id):
