@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tests.sync_helpers import HENGDA, finding, failing, load_field_data, post_sync, visit
+from tests.sync_helpers import HENGDA, finding, failing, load_field_data, now_cst, post_sync, visit
 from tests.world import PASSWORD
 
-TODAY = dt.date.today()
+TODAY = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the bureau's day, which the server counts in
 
 
 def _ids(app) -> dict:
@@ -233,6 +234,10 @@ def test_an_expired_certificate_set_by_the_admin_is_not_counted_for_enforcement(
     assert row["certificate_status"] == "expired" and row["certified_today"] is False
     assert row["certificate_days_left"] == -1
     rec = failing(visit(field["sites"][HENGDA], [insp1, insp2], findings=[finding()]), "SAF-012")
+    # The certificate is judged on the visit's day in Beijing: keep the visit inside today even just after midnight.
+    now = now_cst()
+    rec["started_at"] = max(now - dt.timedelta(minutes=2), now.replace(hour=0, minute=0, second=0, microsecond=0)).isoformat()
+    rec["finished_at"] = now.isoformat()
     [result] = post_sync(client, auth.headers("insp1"), [rec]).get_json()["results"]
     assert result["status"] == "rejected" and "which expired on" in result["message"]
     # Valid through the day it expires: renewed to today, the same visit is accepted with both counted.
