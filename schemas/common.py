@@ -1,6 +1,7 @@
 """Pieces shared by several resources."""
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Mapping
 
 import marshmallow as ma
@@ -8,6 +9,30 @@ from marshmallow import ValidationError, fields, pre_load, validate
 
 # Ids fit both engines' integer columns; a larger number would fail in the driver, not here.
 ID_RANGE = validate.Range(min=1, max=2**31 - 1, error="an id is a whole number from 1 to 2147483647")
+
+
+# Set while a StrictSchema's load has walked its whole data for NUL (see StrictSchema.load).
+_nul_walked: contextvars.ContextVar[bool] = contextvars.ContextVar("nul_walked", default=False)
+
+
+def _has_nul(value) -> bool:
+    """Whether any text in the value holds NUL: the common case (none) without building a
+    path for every value; `_nul_paths` then names them."""
+    kind = type(value)
+    if kind is str:
+        return "\x00" in value
+    if kind is dict:
+        return any(_has_nul(v) for v in value.values() if type(v) is not int and type(v) is not bool
+                   and v is not None and type(v) is not float)
+    if kind is list:
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _nul_paths(value, path=()):
@@ -30,12 +55,27 @@ class StrictSchema(ma.Schema):
         unknown = ma.RAISE
         ordered = True
 
+    def _do_load(self, data, **kw):  # under load() and validate() alike
+        # A schema nested in another StrictSchema loads part of the data its parent's hook
+        # already walked whole (every key, known or not): it need not walk it again. The mark
+        # lasts while the outermost such load runs.
+        outer = _nul_walked.get()
+        try:
+            return super()._do_load(data, **kw)
+        finally:
+            if not outer:
+                _nul_walked.set(False)
+
     @pre_load
-    def _refuse_nul(self, data, **_kw):
+    def _refuse_nul(self, data, many=False, **_kw):
+        if _nul_walked.get():
+            return data
         if isinstance(data, Mapping):
-            bad = list(_nul_paths(data))
+            bad = list(_nul_paths(data)) if _has_nul(data) else ()
             if bad:
                 raise ValidationError({".".join(p) or "_schema": ["must not contain the NUL character (\\u0000)"] for p in bad})
+            if not many:  # with many, the hook sees one item at a time: the next is not walked yet
+                _nul_walked.set(True)
         return data
 
 
@@ -72,3 +112,145 @@ class GeoJSONFeatureCollection(ma.Schema):
 
 class CursorPageSchema(ma.Schema):
     next_cursor = fields.String(allow_none=True, metadata={"description": "pass as ?cursor= for the next page; null at the end"})
+
+
+class _Unsure(Exception):
+    """The fast load met something it does not handle itself, or an error: the schema decides."""
+
+
+class QuickLoad:
+    """`schema.load(data)` for the common case, without marshmallow's per-load machinery.
+
+    Each field is still read by its own `deserialize` (the same conversion, defaults and
+    validators) and each `@validates_schema` hook still runs on the result; nested schemas
+    are read the same way. What it leaves out is only bookkeeping a valid record does not
+    need: the error store, the hooks' dispatch, the getters. Anything it is unsure of (an
+    error of any kind, an unknown key, NUL in a text, a value not a JSON object where one
+    is expected) makes it answer None, and the caller loads the data with the schema itself,
+    which answers exactly as before (the messages included). A schema with any hook this
+    does not know (other pre- or post-load processing, `@validates` of a field), partial or
+    many loading, or an `unknown` other than RAISE is never read this way (`usable` is
+    False)."""
+
+    def __init__(self, schema: StrictSchema):
+        self.schema = schema
+        self.usable = self._plan(schema)
+
+    @classmethod
+    def _plan(cls, schema) -> bool:
+        hooks = schema._hooks
+        if (schema.many or schema.partial or schema.unknown != ma.RAISE or hooks.get(ma.decorators.POST_LOAD)
+                or hooks.get(ma.decorators.VALIDATES)
+                or [h for h in hooks.get(ma.decorators.PRE_LOAD, ()) if h[0] != "_refuse_nul"]
+                or type(schema)._refuse_nul is not StrictSchema._refuse_nul
+                or any(h[1] or h[2].get("pass_original") for h in hooks.get(ma.decorators.VALIDATES_SCHEMA, ()))):
+            return False
+        for field in schema.load_fields.values():
+            if field.attribute is not None and field.attribute != field.name:
+                return False
+            inner = field.inner if isinstance(field, fields.List) else field
+            if isinstance(inner, fields.Nested):
+                if inner.many or inner.only or inner.exclude or inner.validators or inner.unknown not in (None, ma.RAISE):
+                    return False
+                if isinstance(field, fields.List) and (field.validators or field.pre_load or field.post_load):
+                    return False
+                if inner.pre_load or inner.post_load:
+                    return False
+                if not isinstance(inner.schema, StrictSchema) or not cls._plan(inner.schema):
+                    return False
+        return True
+
+    def __call__(self, data):
+        if not self.usable or type(data) is not dict or _has_nul(data):
+            return None
+        try:
+            return _load(_plans(self.schema), data)
+        except (_Unsure, ValidationError):
+            return None
+
+
+# How each field of a schema is read: (name, key, field, kind, the nested plan, validators).
+_LEAF, _NESTED, _NESTED_LIST, _STR, _BOOL, _INT = range(6)
+_PLANS: dict[int, tuple] = {}
+
+
+def _plans(schema) -> tuple:
+    plan = _PLANS.get(id(schema))
+    if plan is not None and plan[0] is schema:
+        return plan[1]
+    steps = []
+    for name, field in schema.load_fields.items():
+        key = field.data_key if field.data_key is not None else name
+        kind, sub = _LEAF, None
+        plain = not field.pre_load and not field.post_load
+        if isinstance(field, fields.Nested):
+            kind, sub = _NESTED, field.schema
+        elif isinstance(field, fields.List) and isinstance(field.inner, fields.Nested):
+            kind, sub = _NESTED_LIST, field.inner.schema
+        elif type(field) is fields.String and plain:
+            kind = _STR  # a str is its own value (ensure_text_type); then the validators
+        elif type(field) is fields.Boolean and plain and True in field.truthy and False in field.falsy:
+            kind = _BOOL  # True and False are their own values
+        elif type(field) is fields.Integer and plain:
+            kind = _INT  # an int (not a bool) is its own value: int(value)
+        steps.append((name, key, field, kind, sub, tuple(field.validators)))
+    hooks = tuple(getattr(schema, attr_name) for attr_name, _m, _kw in schema._hooks.get(ma.decorators.VALIDATES_SCHEMA, ()))
+    plan = (tuple(steps), hooks)
+    _PLANS[id(schema)] = (schema, plan)
+    return plan
+
+
+def _load(plan: tuple, data: dict) -> dict:
+    steps, hooks = plan
+    out = {}
+    keys = 0
+    for name, key, field, kind, sub, validators in steps:
+        value = data.get(key, ma.missing)
+        if value is ma.missing or value is None:
+            result = field.deserialize(value, key, data)  # the default, None when allowed, or an error
+            if result is ma.missing:
+                if value is not ma.missing:
+                    keys += 1
+                continue
+            if value is not ma.missing:
+                keys += 1
+            out[name] = result
+            continue
+        keys += 1
+        if kind == _STR:
+            if type(value) is not str:
+                raise _Unsure()
+        elif kind == _BOOL:
+            if value is not True and value is not False:
+                raise _Unsure()
+        elif kind == _INT:
+            if type(value) is not int:
+                raise _Unsure()
+        elif kind == _NESTED:
+            if type(value) is not dict:
+                raise _Unsure()
+            out[name] = _load(_plans(sub), value)
+            continue
+        elif kind == _NESTED_LIST:
+            if type(value) is not list:
+                raise _Unsure()
+            sub_plan = _plans(sub)
+            items = []
+            for v in value:
+                if type(v) is not dict:
+                    raise _Unsure()
+                items.append(_load(sub_plan, v))
+            out[name] = items
+            continue
+        else:
+            out[name] = field.deserialize(value, key, data)
+            continue
+        for validator in validators:  # the field's own, as And runs them
+            if validator(value) is False:
+                raise _Unsure()
+        out[name] = value
+    if keys != len(data):  # a key the schema does not know: RAISE names it
+        raise _Unsure()
+    for hook in hooks:
+        hook(out, partial=None, many=False, unknown=ma.RAISE)
+    return out

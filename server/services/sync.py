@@ -54,6 +54,7 @@ from marshmallow import ValidationError
 from shapely.geometry import Point
 from sqlalchemy.exc import IntegrityError
 
+from schemas.common import QuickLoad
 from schemas.sync import VisitRecordSchema
 
 from ..config import json_body_limit
@@ -81,6 +82,9 @@ DEFAULT_MAX_PHOTOS_PER_VISIT = 200
 ENFORCEMENT_KINDS = ("reinspection", "case")
 
 _record_schema = VisitRecordSchema()
+# A valid record read without marshmallow's per-load bookkeeping; anything else (an error
+# included) is read by the schema itself, so the answers are the schema's (schemas/common.py).
+_quick_record = QuickLoad(_record_schema)
 
 
 def limits() -> dict:
@@ -302,7 +306,9 @@ def _parse(index: int, raw: Any) -> tuple[dict, dict | None, dict | None]:
     raw_id = raw.get("id") if isinstance(raw, dict) else None
     head = {"index": index, "id": raw_id if isinstance(raw_id, str) else None}
     try:
-        record = _record_schema.load(raw)
+        record = _quick_record(raw)
+        if record is None:
+            record = _record_schema.load(raw)
     except ValidationError as e:
         return head, None, {**head, "status": "rejected",
                             "message": "the record is not valid: " + _first_message(e.messages), "errors": e.messages}
