@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextvars
+import uuid
 from collections.abc import Mapping
 
 import marshmallow as ma
@@ -176,7 +177,13 @@ class QuickLoad:
 
 
 # How each field of a schema is read: (name, key, field, kind, the nested plan, validators).
-_LEAF, _NESTED, _NESTED_LIST, _STR, _BOOL, _INT = range(6)
+_LEAF, _NESTED, _NESTED_LIST, _STR, _BOOL, _INT, _TEXT, _FLOAT, _UUID, _UUID_LIST = range(10)
+
+
+def _stock(field, cls, *methods) -> bool:
+    """The field reads values as `cls` does (its class changes no method that loading calls)."""
+    return (isinstance(field, cls) and not field.pre_load and not field.post_load
+            and all(getattr(type(field), m) is getattr(cls, m) for m in methods))
 _PLANS: dict[int, tuple] = {}
 
 
@@ -199,11 +206,27 @@ def _plans(schema) -> tuple:
             kind = _BOOL  # True and False are their own values
         elif type(field) is fields.Integer and plain:
             kind = _INT  # an int (not a bool) is its own value: int(value)
+        elif type(field) is Text and plain:
+            kind = _TEXT  # a str, stripped
+        elif _stock(field, fields.Float, "deserialize", "_deserialize", "_validated", "_format_num", "_validate"):
+            kind = _FLOAT  # a float is its own value: float(value), then NaN and infinities refused
+        elif _stock(field, fields.UUID, "deserialize", "_deserialize", "_validated", "_validate"):
+            kind = _UUID  # a str read by uuid.UUID (whatever it refuses, the field answers)
+        elif (type(field) is fields.List and plain and type(field.inner) is fields.UUID
+              and not field.inner.pre_load and not field.inner.post_load and not field.inner.validators):
+            kind = _UUID_LIST
         steps.append((name, key, field, kind, sub, tuple(field.validators)))
     hooks = tuple(getattr(schema, attr_name) for attr_name, _m, _kw in schema._hooks.get(ma.decorators.VALIDATES_SCHEMA, ()))
     plan = (tuple(steps), hooks)
     _PLANS[id(schema)] = (schema, plan)
     return plan
+
+
+_INF = float("inf")
+
+
+def _unsure():
+    raise _Unsure()
 
 
 def _load(plan: tuple, data: dict) -> dict:
@@ -232,6 +255,27 @@ def _load(plan: tuple, data: dict) -> dict:
         elif kind == _INT:
             if type(value) is not int:
                 raise _Unsure()
+        elif kind == _TEXT:
+            if type(value) is not str:
+                raise _Unsure()
+            value = value.strip()
+        elif kind == _FLOAT:
+            if type(value) is not float or value != value or value in (_INF, -_INF):
+                raise _Unsure()
+        elif kind == _UUID:
+            if type(value) is not str:
+                raise _Unsure()
+            try:
+                value = uuid.UUID(value)
+            except (ValueError, AttributeError, TypeError):
+                raise _Unsure() from None
+        elif kind == _UUID_LIST:
+            if type(value) is not list:
+                raise _Unsure()
+            try:
+                value = [uuid.UUID(v) if type(v) is str else _unsure() for v in value]
+            except (ValueError, AttributeError, TypeError):
+                raise _Unsure() from None
         elif kind == _NESTED:
             if type(value) is not dict:
                 raise _Unsure()

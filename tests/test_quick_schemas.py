@@ -101,7 +101,10 @@ CHANGES = [
     _set(("record", "party_signature_photo_id"), str(uuid.uuid4())),
     _set(("record", "party_refused"), True),
     _set(("id",), "{%s}" % uuid.uuid4()), _set(("id",), uuid.uuid4().hex), _set(("id",), str(uuid.uuid4()).upper()),
-    _set(("note",), "x" * 4001), _set(("photo_ids",), [str(uuid.uuid4())] * 2), _set(("corrects_id",), None),
+    _set(("location", "lon"), float("nan")), _set(("location", "lat"), float("inf")), _set(("location", "lat"), 32),
+    _set(("findings", 0, "photo_ids"), [5]), _set(("findings", 0, "photo_ids"), [str(uuid.uuid4()).upper()]),
+    _set(("findings", 0, "id"), "urn:uuid:" + str(uuid.uuid4())), _set(("findings", 0, "id"), 7),
+    _set(("note",), "x" * 4001), _set(("note",), "  \t "), _set(("note",), 4), _set(("photo_ids",), [str(uuid.uuid4())] * 2), _set(("corrects_id",), None),
 ]
 
 

@@ -123,14 +123,21 @@ def _shallow(obj: Any) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in names}
 
 
+_REQUIRED: dict[type, tuple[str, ...]] = {}
+
+
 def _fields_of(cls: type, source: Any) -> dict:
-    names = [f.name for f in dataclasses.fields(cls)]
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
     if isinstance(source, Mapping):
-        unknown = sorted(set(source) - set(names))
+        unknown = sorted(set(source).difference(names))
         if unknown:
             raise InvalidFacts({name: "not a fact the classifier knows" for name in unknown})
-        missing = [f.name for f in dataclasses.fields(cls)
-                   if f.default is dataclasses.MISSING and f.name not in source]
+        required = _REQUIRED.get(cls)
+        if required is None:
+            required = _REQUIRED[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING)
+        missing = [name for name in required if name not in source]
         if missing:
             raise InvalidFacts({name: "missing" for name in missing})
         return {name: source[name] for name in names if name in source}

@@ -240,6 +240,10 @@ class Batch:
             found = {s.id: s for s in db.session.execute(sa.select(Site).where(Site.id.in_(site_ids))).scalars()}
             self.sites.update({i: found.get(i) for i in site_ids})
         self.officers(sorted({i for r in records for i in r["officer_ids"]}))
+        # The catalogue rows the findings name, on their visits' days: one query (kept in the
+        # transaction's memo, where catalogue.in_force finds them).
+        catalogue.prefetch_in_force({(f["violation_code"], local_date(_when(self, r), self.timezone))
+                                     for r in records for f in r["findings"] if f["violation_code"] is not None})
 
     def look_up(self, visit_ids, finding_ids, photo_ids) -> None:
         if visit_ids:
