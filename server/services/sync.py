@@ -381,8 +381,11 @@ def _store_run(batch: Batch, run: list, retry: bool = True) -> list[dict]:
                              for _h, rec, _r, _p, _d in items if rec is not None and rec["id"] not in batch.stored
                              for f in rec["findings"]])
             ready: list[Ready] = []
-            for head, rec, rejected, payload, digest in items:
-                answers.append(_check(batch, intake, ready, head, rec, rejected, payload, digest))
+            # The run's audit entries (one per visit, one per finding) are inserted together at
+            # the end of the checks (audit.deferred; on SQLite).
+            with audit.deferred():
+                for head, rec, rejected, payload, digest in items:
+                    answers.append(_check(batch, intake, ready, head, rec, rejected, payload, digest))
             try:
                 _write(batch, intake, ready)
             except IntegrityError as e:
@@ -658,6 +661,9 @@ def _photo_ids(rec: dict) -> list[uuid.UUID]:
 def canonical_record(value: Any) -> Any:
     """The record as JSON values (ids in their canonical spelling, times in ISO 8601 with the
     offset the phone gave): what is stored as the payload and hashed."""
+    kind = type(value)
+    if kind is str or kind is bool or kind is int or kind is float or value is None:
+        return value  # the common leaves first: JSON values as they are
     if isinstance(value, dict):
         return {k: canonical_record(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -684,6 +690,7 @@ def _conflict(batch: Batch, record_id: uuid.UUID, digest: str, payload: dict, st
     known = db.session.execute(sa.select(SyncConflict.id).where(
         SyncConflict.record_id == record_id, SyncConflict.content_hash == digest)).scalar()
     if known is None:
+        audit.insert_pending()  # the run's entries so far go before this savepoint, not into it
         try:
             with db.session.begin_nested():
                 row = SyncConflict(record_id=record_id, device_id=batch.device_id, user_id=batch.user.id,
