@@ -203,6 +203,7 @@ class Batch:
     finding_visit: dict[uuid.UUID, uuid.UUID] = dataclasses.field(default_factory=dict)
     photos: dict[uuid.UUID, Photo | PhotoState] = dataclasses.field(default_factory=dict)
     stops: dict[int, uuid.UUID] = dataclasses.field(default_factory=dict)  # plan stops visited in this batch
+    points: dict[int, Any] = dataclasses.field(default_factory=dict)  # the sites' points (shapely)
     # The published checklist versions (id, published_at, item codes), newest version first: read
     # once per batch for the visits that do not name theirs.
     checklists: list[tuple[int, dt.datetime | None, frozenset[str]]] | None = None
@@ -264,6 +265,12 @@ class Batch:
         if site_id not in self.sites:
             self.sites[site_id] = db.session.get(Site, site_id)
         return self.sites[site_id]
+
+    def point(self, site: Site):
+        """The site's point (its geometry read once per batch)."""
+        if site.id not in self.points:
+            self.points[site.id] = to_shape(site.geom)
+        return self.points[site.id]
 
     def officers(self, ids: list[int]) -> dict[int, User]:
         missing = [i for i in ids if i not in self.users]
@@ -504,7 +511,7 @@ def _prepare(batch: Batch, intake: Intake, rec: dict, payload: dict, digest: str
         problems.add(("corrects_id",), f"there is no stored visit {rec['corrects_id']} to correct")
     problems.check()
 
-    site_point = to_shape(site.geom)
+    site_point = batch.point(site)
     fix = rec["location"]
     proof = geofence.prove(
         (fix["lon"], fix["lat"], fix["accuracy_m"]) if fix else None, (site_point.x, site_point.y),
