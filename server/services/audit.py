@@ -13,7 +13,9 @@ is held: it is dropped when the transaction ends and on any rollback, a savepoin
 (a PostgreSQL lock taken inside a savepoint that rolls back is released with it, and the
 entries appended inside are gone). Entries are not flushed one by one: the session inserts
 the transaction's pending entries together, in the order they were appended, at its next
-flush (the ids, and so the chain's order, follow that order on both engines).
+flush (the ids, and so the chain's order, follow that order on both engines). A sync run
+appends inside `deferred()`: on SQLite its entries wait as plain rows and are inserted with
+one Core statement (see there).
 """
 from __future__ import annotations
 
