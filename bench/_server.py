@@ -71,7 +71,8 @@ class Server:
 
     def argv(self) -> list[str]:
         argv = [sys.executable, "-m", "gunicorn", "--workers", str(self.workers), "--bind",
-                f"127.0.0.1:{self.port}", "--graceful-timeout", "10", "--no-control-socket"]
+                f"127.0.0.1:{self.port}", "--graceful-timeout", "10", "--no-control-socket",
+                "--config", "python:server.gunicorn_conf"]
         if self.timeout_s:
             argv += ["--timeout", str(self.timeout_s)]
         return argv + ["server:create_app()"]

@@ -13,7 +13,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from server.models.vocab import DOMAINS, HARMS, OUTCOMES, REINSPECTION_OUTCOMES, SEVERITIES, VISIT_KINDS
 
-from .common import ID_RANGE, Latitude, Longitude, StrictSchema, Text
+from .common import ID_RANGE, Latitude, Longitude, QuickDumpSchema, StrictSchema, Text
 
 SYNC_STATUSES = ("created", "duplicate", "conflict", "rejected")
 MAX_TEXT = 4000
@@ -206,7 +206,7 @@ class SyncBatchSchema(StrictSchema):
 # --- the answer --------------------------------------------------------------------------
 
 
-class OnSiteProofSchema(ma.Schema):
+class OnSiteProofSchema(QuickDumpSchema):
     verdict = fields.String(metadata={"description": "on_site, near, off_site, poor_fix or no_fix"})
     distance_m = fields.Float(allow_none=True, metadata={"description": "from the fix to the site's point, metres"})
     accuracy_m = fields.Float(allow_none=True)
@@ -214,14 +214,14 @@ class OnSiteProofSchema(ma.Schema):
     accuracy_threshold_m = fields.Float()
 
 
-class DeviceClockSchema(ma.Schema):
+class DeviceClockSchema(QuickDumpSchema):
     skew_s = fields.Float(metadata={"description": "receive time minus finished_at, seconds"})
     flagged = fields.Boolean(metadata={"description": "the device clock was off by more than the tolerance: "
                                                       "the server dated the visit by its receive time"})
     tolerance_h = fields.Float()
 
 
-class FindingReceiptSchema(ma.Schema):
+class FindingReceiptSchema(QuickDumpSchema):
     id = fields.String()
     domain = fields.String()
     violation_code = fields.String(allow_none=True)
@@ -237,7 +237,7 @@ class FindingReceiptSchema(ma.Schema):
     photos_waiting = fields.Integer(metadata={"description": "named photos not yet uploaded when the record arrived"})
 
 
-class ReinspectionReceiptSchema(ma.Schema):
+class ReinspectionReceiptSchema(QuickDumpSchema):
     id = fields.Integer()
     order_id = fields.Integer()
     outcome = fields.String()
@@ -246,7 +246,7 @@ class ReinspectionReceiptSchema(ma.Schema):
     final_tier = fields.String(metadata={"description": "enforcement when it failed or passed only partly (E4)"})
 
 
-class VisitReceiptSchema(ma.Schema):
+class VisitReceiptSchema(QuickDumpSchema):
     id = fields.String()
     received_at = fields.String()
     site_id = fields.Integer()
@@ -258,7 +258,7 @@ class VisitReceiptSchema(ma.Schema):
     photos_waiting = fields.List(fields.String(), metadata={"description": "every named photo not yet uploaded"})
 
 
-class SyncRecordResultSchema(ma.Schema):
+class SyncRecordResultSchema(QuickDumpSchema):
     index = fields.Integer(metadata={"description": "the record's position in the batch"})
     id = fields.String(allow_none=True, metadata={"description": "the record's id as sent"})
     status = fields.String(metadata={"description": ", ".join(SYNC_STATUSES)})
@@ -270,7 +270,7 @@ class SyncRecordResultSchema(ma.Schema):
         "description": "created and duplicate: what the server assigned (the same both times)"})
 
 
-class SyncAnswerSchema(ma.Schema):
+class SyncAnswerSchema(QuickDumpSchema):
     received_at = fields.String()
     counts = fields.Dict(keys=fields.String(), values=fields.Integer())
     results = fields.List(fields.Nested(SyncRecordResultSchema))

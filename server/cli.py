@@ -138,7 +138,7 @@ def _gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
     return [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"{host}:{port}",
             "--access-logfile", "-", "--graceful-timeout", "10",
             # one control socket per user would be shared by every instance on the machine
-            "--no-control-socket", "server:create_app()"]
+            "--no-control-socket", "--config", "python:server.gunicorn_conf", "server:create_app()"]
 
 
 @main.command()

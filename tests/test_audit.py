@@ -115,3 +115,52 @@ def test_the_kept_tail_does_not_outlive_its_transaction(app):
     assert [e.action for e in entries[-3:]] == ["test.mine", "test.theirs", "test.mine_again"]
     assert entries[-1].prev_hash == entries[-2].hash
     assert report["ok"], report
+
+
+def test_deferred_entries_are_seen_by_the_next_statement_and_rolled_back_with_their_savepoint(app):
+    """audit.deferred (a sync run's entries, inserted together): an entry waiting in it is
+    stored before any statement the session runs, so a read of the chain finds it; a savepoint
+    rolled back takes its waiting entries with it and the next entry follows the one before;
+    the commit stores what still waits; a savepoint begun while entries wait is refused."""
+    import pytest
+
+    from server.extensions import db
+    from server.models import AuditEntry
+    from server.services import audit
+
+    def stored(action: str) -> int:
+        return db.session.execute(sa.select(sa.func.count()).select_from(AuditEntry)
+                                  .where(AuditEntry.action == action)).scalar_one()
+
+    with app.app_context():
+        audit.record("test.before", "test", 0)
+        db.session.commit()
+        with audit.deferred():
+            audit.record("test.waiting", "test", 1, {"n": 1})
+            assert stored("test.waiting") == 1  # the read ran after the waiting entry was stored
+            with pytest.raises(RuntimeError):
+                with db.session.begin_nested():
+                    audit.record("test.undone", "test", 2, {"n": 2})
+                    raise RuntimeError("the savepoint rolls back")
+            audit.record("test.after_undone", "test", 3)
+            if db.engine.dialect.name == "sqlite":  # only there do entries wait
+                with pytest.raises(RuntimeError, match="insert_pending"):
+                    db.session.begin_nested()
+                db.session.rollback()
+                audit.record("test.after_refused", "test", 4)
+            audit.insert_pending()
+            with db.session.begin_nested():
+                audit.record("test.in_savepoint", "test", 5)
+            audit.record("test.last", "test", 6)
+        assert stored("test.last") == 1  # the block's end stored it
+        audit.record("test.committed", "test", 7)
+        db.session.commit()
+        report = audit.verify_chain()
+        db.session.rollback()
+    assert report["ok"], report
+    actions = [e.action for e in _entries(app) if e.action.startswith("test.")]
+    if "test.after_refused" in actions:  # SQLite: the refused savepoint, then the transaction rolled back
+        assert actions == ["test.before", "test.after_refused", "test.in_savepoint", "test.last", "test.committed"]
+    else:
+        assert actions == ["test.before", "test.waiting", "test.after_undone", "test.in_savepoint", "test.last",
+                           "test.committed"]

@@ -6,8 +6,12 @@ import json
 from typing import Any
 
 
+# json.dumps(obj, **these) makes this very encoder on every call; one made once writes the same.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def canonical_json(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
+    return _ENCODER.encode(obj).encode("utf-8")
 
 
 def sha256_hex(data: bytes) -> str:

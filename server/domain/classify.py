@@ -111,14 +111,33 @@ class Escalation:
     explanation_en: str
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _shallow(obj: Any) -> dict[str, Any]:
+    """A dataclass instance's fields by name, in order (dataclasses.asdict without the copies)."""
+    cls = type(obj)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return {name: getattr(obj, name) for name in names}
+
+
+_REQUIRED: dict[type, tuple[str, ...]] = {}
+
+
 def _fields_of(cls: type, source: Any) -> dict:
-    names = [f.name for f in dataclasses.fields(cls)]
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
     if isinstance(source, Mapping):
-        unknown = sorted(set(source) - set(names))
+        unknown = sorted(set(source).difference(names))
         if unknown:
             raise InvalidFacts({name: "not a fact the classifier knows" for name in unknown})
-        missing = [f.name for f in dataclasses.fields(cls)
-                   if f.default is dataclasses.MISSING and f.name not in source]
+        required = _REQUIRED.get(cls)
+        if required is None:
+            required = _REQUIRED[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING)
+        missing = [name for name in required if name not in source]
         if missing:
             raise InvalidFacts({name: "missing" for name in missing})
         return {name: source[name] for name in names if name in source}
@@ -255,7 +274,9 @@ class RuleTable:
     def facts(self, violation_type: ViolationTypeFacts | None, finding: FindingFacts,
               history: History) -> dict[str, Any]:
         """The flat facts the predicates read, checked against the table's vocabulary."""
-        row = dataclasses.asdict(violation_type) if violation_type is not None else {}
+        # The dataclasses' fields read as they are (not dataclasses.asdict, which deep-copies
+        # every value on every call): the facts are only read.
+        row = _shallow(violation_type) if violation_type is not None else {}
         facts = {
             "violation_code": row.get("code"),
             "domain": row.get("domain"),
@@ -263,8 +284,8 @@ class RuleTable:
             "tolerance_type": row.get("tolerance_type"),
             "correction_days": row.get("correction_days"),
             "correction_unit": row.get("correction_unit"),
-            **dataclasses.asdict(finding),
-            **dataclasses.asdict(history),
+            **_shallow(finding),
+            **_shallow(history),
         }
         errors = {}
         for name, spec in self.fact_specs.items():

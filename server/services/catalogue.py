@@ -248,6 +248,27 @@ def in_force(code: str, day: dt.date) -> ViolationType | None:
                            lambda: _in_force(code, day))
 
 
+def prefetch_in_force(pairs) -> None:
+    """Read the rows in force for many (code, day) pairs with one query into the transaction's
+    memo, where in_force() then finds them: the same rows as one query per pair (the version
+    with the latest effective_from whose dates hold the day; (code, effective_from) is unique)."""
+    tables = (ViolationType.__tablename__,)
+    missing = {(code, day) for code, day in pairs if not txmemo.known(tables, ("catalogue.in_force", code, day))}
+    if not missing:
+        return
+    lo, hi = min(day for _c, day in missing), max(day for _c, day in missing)
+    found: dict[str, list[ViolationType]] = {}
+    for vt in db.session.execute(sa.select(ViolationType).where(
+            ViolationType.code.in_(sorted({code for code, _d in missing})), ViolationType.effective_from <= hi,
+            sa.or_(ViolationType.effective_to.is_(None), ViolationType.effective_to >= lo))).scalars():
+        found.setdefault(vt.code, []).append(vt)
+    for code, day in missing:
+        held = [vt for vt in found.get(code, ()) if vt.effective_from <= day
+                and (vt.effective_to is None or vt.effective_to >= day)]
+        txmemo.keep(tables, ("catalogue.in_force", code, day),
+                    max(held, key=lambda vt: vt.effective_from) if held else None)
+
+
 def _in_force(code: str, day: dt.date) -> ViolationType | None:
     return db.session.execute(
         sa.select(ViolationType).where(

@@ -54,6 +54,7 @@ from marshmallow import ValidationError
 from shapely.geometry import Point
 from sqlalchemy.exc import IntegrityError
 
+from schemas.common import QuickLoad
 from schemas.sync import VisitRecordSchema
 
 from ..config import json_body_limit
@@ -81,6 +82,9 @@ DEFAULT_MAX_PHOTOS_PER_VISIT = 200
 ENFORCEMENT_KINDS = ("reinspection", "case")
 
 _record_schema = VisitRecordSchema()
+# A valid record read without marshmallow's per-load bookkeeping; anything else (an error
+# included) is read by the schema itself, so the answers are the schema's (schemas/common.py).
+_quick_record = QuickLoad(_record_schema)
 
 
 def limits() -> dict:
@@ -199,6 +203,7 @@ class Batch:
     finding_visit: dict[uuid.UUID, uuid.UUID] = dataclasses.field(default_factory=dict)
     photos: dict[uuid.UUID, Photo | PhotoState] = dataclasses.field(default_factory=dict)
     stops: dict[int, uuid.UUID] = dataclasses.field(default_factory=dict)  # plan stops visited in this batch
+    points: dict[int, Any] = dataclasses.field(default_factory=dict)  # the sites' points (shapely)
     # The published checklist versions (id, published_at, item codes), newest version first: read
     # once per batch for the visits that do not name theirs.
     checklists: list[tuple[int, dt.datetime | None, frozenset[str]]] | None = None
@@ -236,6 +241,10 @@ class Batch:
             found = {s.id: s for s in db.session.execute(sa.select(Site).where(Site.id.in_(site_ids))).scalars()}
             self.sites.update({i: found.get(i) for i in site_ids})
         self.officers(sorted({i for r in records for i in r["officer_ids"]}))
+        # The catalogue rows the findings name, on their visits' days: one query (kept in the
+        # transaction's memo, where catalogue.in_force finds them).
+        catalogue.prefetch_in_force({(f["violation_code"], local_date(_when(self, r), self.timezone))
+                                     for r in records for f in r["findings"] if f["violation_code"] is not None})
 
     def look_up(self, visit_ids, finding_ids, photo_ids) -> None:
         if visit_ids:
@@ -256,6 +265,12 @@ class Batch:
         if site_id not in self.sites:
             self.sites[site_id] = db.session.get(Site, site_id)
         return self.sites[site_id]
+
+    def point(self, site: Site):
+        """The site's point (its geometry read once per batch)."""
+        if site.id not in self.points:
+            self.points[site.id] = to_shape(site.geom)
+        return self.points[site.id]
 
     def officers(self, ids: list[int]) -> dict[int, User]:
         missing = [i for i in ids if i not in self.users]
@@ -302,7 +317,9 @@ def _parse(index: int, raw: Any) -> tuple[dict, dict | None, dict | None]:
     raw_id = raw.get("id") if isinstance(raw, dict) else None
     head = {"index": index, "id": raw_id if isinstance(raw_id, str) else None}
     try:
-        record = _record_schema.load(raw)
+        record = _quick_record(raw)
+        if record is None:
+            record = _record_schema.load(raw)
     except ValidationError as e:
         return head, None, {**head, "status": "rejected",
                             "message": "the record is not valid: " + _first_message(e.messages), "errors": e.messages}
@@ -371,8 +388,11 @@ def _store_run(batch: Batch, run: list, retry: bool = True) -> list[dict]:
                              for _h, rec, _r, _p, _d in items if rec is not None and rec["id"] not in batch.stored
                              for f in rec["findings"]])
             ready: list[Ready] = []
-            for head, rec, rejected, payload, digest in items:
-                answers.append(_check(batch, intake, ready, head, rec, rejected, payload, digest))
+            # The run's audit entries (one per visit, one per finding) are inserted together at
+            # the end of the checks (audit.deferred; on SQLite).
+            with audit.deferred():
+                for head, rec, rejected, payload, digest in items:
+                    answers.append(_check(batch, intake, ready, head, rec, rejected, payload, digest))
             try:
                 _write(batch, intake, ready)
             except IntegrityError as e:
@@ -491,7 +511,7 @@ def _prepare(batch: Batch, intake: Intake, rec: dict, payload: dict, digest: str
         problems.add(("corrects_id",), f"there is no stored visit {rec['corrects_id']} to correct")
     problems.check()
 
-    site_point = to_shape(site.geom)
+    site_point = batch.point(site)
     fix = rec["location"]
     proof = geofence.prove(
         (fix["lon"], fix["lat"], fix["accuracy_m"]) if fix else None, (site_point.x, site_point.y),
@@ -648,6 +668,9 @@ def _photo_ids(rec: dict) -> list[uuid.UUID]:
 def canonical_record(value: Any) -> Any:
     """The record as JSON values (ids in their canonical spelling, times in ISO 8601 with the
     offset the phone gave): what is stored as the payload and hashed."""
+    kind = type(value)
+    if kind is str or kind is bool or kind is int or kind is float or value is None:
+        return value  # the common leaves first: JSON values as they are
     if isinstance(value, dict):
         return {k: canonical_record(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -674,6 +697,7 @@ def _conflict(batch: Batch, record_id: uuid.UUID, digest: str, payload: dict, st
     known = db.session.execute(sa.select(SyncConflict.id).where(
         SyncConflict.record_id == record_id, SyncConflict.content_hash == digest)).scalar()
     if known is None:
+        audit.insert_pending()  # the run's entries so far go before this savepoint, not into it
         try:
             with db.session.begin_nested():
                 row = SyncConflict(record_id=record_id, device_id=batch.device_id, user_id=batch.user.id,

@@ -49,6 +49,16 @@ def remember(tables: tuple[str, ...], key: Any, compute: Callable[[], Any]) -> A
     return value
 
 
+def known(tables: tuple[str, ...], key: Any) -> bool:
+    """Whether a value is memoised under `key` (read from `tables`) in the current transaction."""
+    return (tables, key) in db.session().info.get(_INFO_KEY, {})
+
+
+def keep(tables: tuple[str, ...], key: Any, value: Any) -> None:
+    """Memoise a value read from `tables` (as remember() would have computed it)."""
+    _store(db.session())[(tables, key)] = value
+
+
 def peek(key: Any, default: Any = None, session: Session | None = None) -> Any:
     """A memoised value without computing it (`key` with no tables: set with put())."""
     session = session or db.session()
