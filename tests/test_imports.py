@@ -417,3 +417,65 @@ def test_site_create_and_edit_take_a_declared_crs(client, auth, app):
     r = client.post("/api/sites", headers=admin, json={"park_id": parks["EDZ"], "name": "x", "lon": 119.17,
                                                        "lat": 32.26, "crs": "utm"})
     assert r.status_code == 422 and "crs" in r.get_json()["errors"]["json"]
+
+
+def test_duplicates_in_the_file_name_the_first_row_across_batches(fresh, monkeypatch):
+    """The keys already met are kept in the database a batch at a time (import_keys), not in
+    memory: a duplicate several batches later still names its first row exactly; a row refused
+    for another reason is nobody's first row; the table is empty once a pass ends; the same
+    file again changes nothing."""
+    import csv
+
+    from server.extensions import db
+    from server.models import ImportKey
+    from server.services import imports
+    from tests.import_helpers import credit_code, enterprise_row
+
+    monkeypatch.setattr(imports, "BATCH", 5)  # rows 2-6, 7-11, 12-16, 17-21
+    api = Client(fresh)
+    api.apply(api.upload("parks", "parks.geojson", parks_geojson()))
+    rows = [enterprise_row(k) for k in range(18)]           # spreadsheet rows 2..19
+    rows[12][1] = credit_code(2)                            # row 14: row 4's code, two batches later
+    rows[13][1], rows[13][3] = credit_code(100), "NOPE"     # row 15: refused (unknown park)
+    rows[14][1] = credit_code(100)                          # row 16: so this one is the first
+    rows[15][1] = credit_code(100)                          # row 17: duplicate of row 16, next batch
+    rows[17][1] = credit_code(16)                           # row 19: duplicate of row 18, same batch
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["name", "credit_code", "address", "park", "industry", "risk_grade", "hazchem", "major_hazard",
+                "contact", "phone", "longitude", "latitude"])
+    w.writerows(rows)
+    data = out.getvalue().encode()
+
+    def keys_left():
+        with fresh.app_context():
+            return db.session.execute(sa.select(sa.func.count()).select_from(ImportKey)).scalar_one()
+
+    job = api.upload("enterprises", "e.csv", data)
+    assert counts(job) == {"create": 14, "update": 0, "unchanged": 0, "refused": 4}
+    refused = {r["row"]: r["issues"][0] for r in api.rows(job, "refused")}
+    assert {n: (i["key"], i["params"].get("first")) for n, i in refused.items()} == {
+        14: ("duplicate_in_file", 4), 15: ("unknown_park", None), 17: ("duplicate_in_file", 16),
+        19: ("duplicate_in_file", 18)}
+    assert "duplicates row 4 " in refused[14]["message"]["en"] and "与第 4 行重复" in refused[14]["message"]["zh-CN"]
+    assert keys_left() == 0
+    api.apply(job)
+    assert table_counts(fresh)["sites"] == 14 and keys_left() == 0
+    again = api.upload("enterprises", "e.csv", data)
+    assert counts(again) == {"create": 0, "update": 0, "unchanged": 14, "refused": 4}
+    api.apply(again)
+    assert table_counts(fresh)["sites"] == 14 and keys_left() == 0
+
+    # people: a username and a certificate met again in a later batch
+    expires = (dt.date.today() + dt.timedelta(days=400)).isoformat()
+    people = api.upload("people", "people.csv", people_csv([
+        ["wangwei", "王伟二", "inspector", "EDZ", "", "", ""],                          # row 8
+        ["xinren", "新人", "inspector", "EDZ", "JS-3210-1003", expires, "safety"],      # row 9
+        ["xinren2", "新人二", "inspector", "EDZ", "JS-3210-1099", expires, "safety"]]),  # row 10
+        initial_password=INITIAL_PASSWORD)
+    assert counts(people) == {"create": 7, "update": 0, "unchanged": 0, "refused": 2}
+    refused = {r["row"]: r["issues"][0] for r in api.rows(people, "refused")}
+    assert {n: (i["column"], i["params"]["first"]) for n, i in refused.items()} == {
+        8: ("username", 2), 9: ("certificate_no", 4)}
+    api.apply(people)
+    assert table_counts(fresh)["users"] == 1 + 7 and keys_left() == 0

@@ -376,6 +376,14 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_conflict_declarations_site_id'), ['site_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_conflict_declarations_user_id'), ['user_id'], unique=False)
 
+    op.create_table('import_keys',
+    sa.Column('job_id', sa.Integer(), nullable=False),
+    sa.Column('scope', sa.String(length=20), nullable=False),
+    sa.Column('key', sa.String(length=120), nullable=False),
+    sa.Column('row_no', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['job_id'], ['import_jobs.id'], name=op.f('fk_import_keys_job_id_import_jobs'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('job_id', 'scope', 'key', name=op.f('pk_import_keys'))
+    )
     op.create_table('import_rows',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('job_id', sa.Integer(), nullable=False),
@@ -838,6 +846,7 @@ def downgrade():
         batch_op.drop_index('ix_import_rows_job_row')
 
     op.drop_table('import_rows')
+    op.drop_table('import_keys')
     with op.batch_alter_table('conflict_declarations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_conflict_declarations_user_id'))
         batch_op.drop_index(batch_op.f('ix_conflict_declarations_site_id'))

@@ -51,3 +51,18 @@ class ImportRow(db.Model):
     issues: Mapped[list] = mapped_column(sa.JSON, default=list)
     warnings: Mapped[int] = mapped_column(default=0)  # how many of the issues are warnings
     changes: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+
+
+class ImportKey(db.Model):
+    """A key already met in the file during one pass (dry run or apply) and the row it was first
+    on, so a later row with the same key is refused naming that row. Kept in the database, not in
+    memory, so a pass holds one batch whatever the file's length; emptied when the pass ends (an
+    apply's rows vanish with its transaction if it fails). scope: credit_code, username,
+    certificate_no."""
+
+    __tablename__ = "import_keys"
+
+    job_id: Mapped[int] = mapped_column(sa.ForeignKey("import_jobs.id", ondelete="CASCADE"), primary_key=True)
+    scope: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
+    row_no: Mapped[int]

@@ -14,7 +14,9 @@ every row unchanged and writes nothing.
 
 Large files stream: tables are read a row at a time (openpyxl read-only) and processed in
 batches of BATCH rows, each batch looked up in the database with one query; memory holds one
-batch plus the keys already seen in the file (for duplicates). Progress is written to a small
+batch whatever the file's length: the keys already met in the file (to refuse a duplicate naming
+its first row) are kept in the import_keys table, one look-up and one insert a batch, and
+emptied when the pass ends. Progress is written to a small
 file beside the upload so any worker process can answer GET /api/imports/<id>.
 """
 from __future__ import annotations
@@ -43,7 +45,7 @@ from ..domain import imports as rules
 from ..domain.geo import approx_area_m2
 from ..extensions import db
 from ..models import (
-    AuthToken, ChecklistItem, ChecklistTemplate, ImportJob, ImportRow, Office, Park, Site, User, ViolationType,
+    AuthToken, ChecklistItem, ChecklistTemplate, ImportJob, ImportKey, ImportRow, Office, Park, Site, User, ViolationType,
 )
 from ..models.types import utcnow
 from . import audit
@@ -225,11 +227,15 @@ class Run:
                                           changes=o.changes))
 
     def flush_report(self) -> None:
+        """A dry run's batch done: its report rows and the keys it met committed (never holding
+        SQLite's write lock across batches)."""
+        if self.apply:
+            return
         if self.pending:
             db.session.add_all(self.pending)
             db.session.flush()
-            db.session.commit()
             self.pending = []
+        db.session.commit()
 
     def tick(self) -> None:
         n = self.counts["rows"]
@@ -242,7 +248,8 @@ class Run:
         return coords.to_wgs84(lon, lat, self.crs)
 
 
-def _batches(rows: Iterator, size: int = BATCH) -> Iterator[list]:
+def _batches(rows: Iterator, size: int | None = None) -> Iterator[list]:
+    size = size or BATCH
     batch = []
     for r in rows:
         batch.append(r)
@@ -251,6 +258,48 @@ def _batches(rows: Iterator, size: int = BATCH) -> Iterator[list]:
             batch = []
     if batch:
         yield batch
+
+
+class SeenKeys:
+    """The keys of one scope (credit_code, username, certificate_no) already met in this pass over
+    the file, with the row each was first on. They live in import_keys, not in memory: a batch
+    loads the ones it names (one query), adds its own, and saves them (one insert), so memory
+    holds one batch whatever the file's length. Written in the pass's transaction: a dry run
+    commits them with each batch's report, an apply's vanish with it if it fails; both passes
+    start and end by forgetting the job's keys (forget_keys)."""
+
+    def __init__(self, job_id: int, scope: str):
+        self.job_id, self.scope = job_id, scope
+        self.known: dict[str, int] = {}
+        self.new: dict[str, int] = {}
+
+    def load(self, keys) -> None:
+        """Read which of this batch's keys earlier batches met (one query)."""
+        keys = sorted({k for k in keys if k})
+        self.known = dict(db.session.execute(
+            sa.select(ImportKey.key, ImportKey.row_no).where(ImportKey.job_id == self.job_id,
+                                                             ImportKey.scope == self.scope,
+                                                             ImportKey.key.in_(keys))).all()) if keys else {}
+        self.new = {}
+
+    def first(self, key: str) -> int | None:
+        """The row the key was first on, earlier in the file, or None."""
+        row = self.known.get(key)
+        return row if row is not None else self.new.get(key)
+
+    def add(self, key: str, row_no: int) -> None:
+        if key and key not in self.known:
+            self.new.setdefault(key, row_no)
+
+    def save(self) -> None:
+        if self.new:
+            db.session.execute(sa.insert(ImportKey.__table__), [
+                {"job_id": self.job_id, "scope": self.scope, "key": k, "row_no": r} for k, r in self.new.items()])
+        self.known, self.new = {}, {}
+
+
+def forget_keys(job_id: int) -> None:
+    db.session.execute(sa.delete(ImportKey).where(ImportKey.job_id == job_id))
 
 
 class ParkRef(NamedTuple):
@@ -299,7 +348,7 @@ def _enterprises(run: Run, path: Path, ext: str) -> None:
         run.file_issues.append(rules.issue(col, "unknown_column", "warning", column=col))
     parks = ParkIndex()
     has_park_col = "park" in table.present
-    seen_codes: dict[str, int] = {}
+    seen_codes = SeenKeys(run.job_id, "credit_code")
     gcj_rows = 0
     ref = run.opts.get("reference")
     ref_key = run.opts.get("reference_key")
@@ -348,11 +397,16 @@ def _enterprises(run: Run, path: Path, ext: str) -> None:
                         problems = [p for p in problems if p["key"] not in ("outside_parks", "outside_park")]
                         problems.append(rules.issue("lon", "outside_parks_gcj02", lon=round(lon, 6),
                                                     lat=round(lat, 6), park=f"{inside[0].name_zh} ({inside[0].code})"))
-            if not problems and key in seen_codes:
-                problems.append(rules.issue("credit_code", "duplicate_in_file", first=seen_codes[key], value=key))
-            if key and not problems:
-                seen_codes[key] = row_no
             parsed.append((row_no, key, label, fields, park, problems))
+        seen_codes.load(k for _r, k, _l, _f, _p, pr in parsed if not pr)
+        for row_no, key, _l, _f, _p, problems in parsed:
+            if not problems:
+                first = seen_codes.first(key)
+                if first is not None:
+                    problems.append(rules.issue("credit_code", "duplicate_in_file", first=first, value=key))
+                elif key:
+                    seen_codes.add(key, row_no)
+        seen_codes.save()
         codes = [k for _r, k, _l, _f, _p, pr in parsed if k and not pr]
         existing = {}
         if codes:
@@ -599,8 +653,8 @@ def _people(run: Run, path: Path, ext: str) -> None:
     for col in table.unknown:
         run.file_issues.append(rules.issue(col, "unknown_column", "warning", column=col))
     parks = ParkIndex()
-    seen_users: dict[str, int] = {}
-    seen_certs: dict[str, int] = {}
+    seen_users = SeenKeys(run.job_id, "username")
+    seen_certs = SeenKeys(run.job_id, "certificate_no")
     pw_hash = run.opts.get("initial_password_hash")
     for batch in _batches(table.rows):
         parsed = []
@@ -614,16 +668,23 @@ def _people(run: Run, path: Path, ext: str) -> None:
                     problems.append(rules.issue("parks", "unknown_park", value=w))
                 elif p not in park_objs:
                     park_objs.append(p)
-            if key and key in seen_users:
-                problems.append(rules.issue("username", "duplicate_in_file", first=seen_users[key], value=key))
-            cert = f.get("certificate_no")
-            if cert and cert in seen_certs:
-                problems.append(rules.issue("certificate_no", "duplicate_in_file", first=seen_certs[cert], value=cert))
-            if not problems:
-                seen_users[key] = row_no
-                if cert:
-                    seen_certs[cert] = row_no
             parsed.append((row_no, key, f, park_objs, problems))
+        seen_users.load(k for _r, k, _f, _p, _pr in parsed)
+        seen_certs.load(f.get("certificate_no") for _r, _k, f, _p, _pr in parsed)
+        for row_no, key, f, _p, problems in parsed:
+            first = seen_users.first(key) if key else None
+            if first is not None:
+                problems.append(rules.issue("username", "duplicate_in_file", first=first, value=key))
+            cert = f.get("certificate_no")
+            first = seen_certs.first(cert) if cert else None
+            if first is not None:
+                problems.append(rules.issue("certificate_no", "duplicate_in_file", first=first, value=cert))
+            if not problems:
+                seen_users.add(key, row_no)
+                if cert:
+                    seen_certs.add(cert, row_no)
+        seen_users.save()
+        seen_certs.save()
         names = [k for _r, k, _f, _p, pr in parsed if not pr]
         existing = {u.username: u for u in db.session.execute(
             sa.select(User).where(User.username.in_(names))).scalars()} if names else {}
@@ -670,6 +731,7 @@ def _people(run: Run, path: Path, ext: str) -> None:
             db.session.flush()
         else:
             run.flush_report()
+        db.session.expunge_all()  # keep memory to one batch: the parks are read again by id
 
 
 def _jsonable(v):
@@ -817,6 +879,7 @@ def dry_run(job_id: int, on_progress: Callable | None = None) -> ImportJob:
     """Check every row against the database without changing it; store the report."""
     job = _job(job_id)
     db.session.execute(sa.delete(ImportRow).where(ImportRow.job_id == job.id))
+    forget_keys(job.id)
     db.session.commit()
     run = Run(job, apply=False, report=True, on_progress=on_progress)
     _write_progress(job.id, "check", 0, None)
@@ -831,6 +894,7 @@ def dry_run(job_id: int, on_progress: Callable | None = None) -> ImportJob:
         log.warning("import %s: the file cannot be read", job_id, exc_info=True)
         db.session.rollback()
         run.file_issues.append(rules.issue(None, "bad_file", why=f"{type(e).__name__}: {str(e)[:200]}"))
+    forget_keys(job_id)
     job = _job(job_id)
     job.counts = run.counts
     job.file_issues = run.file_issues
@@ -860,6 +924,7 @@ def apply(job_id: int, actor_id: int | None, on_progress: Callable | None = None
     if not path.exists() or _sha256(path) != job.sha256:
         raise Conflict("the stored file is gone or changed since the dry run; upload it again")
     expected = dict(job.counts)
+    forget_keys(job.id)  # whatever a dry run that failed left
     run = Run(job, apply=True, report=False, on_progress=on_progress)
     _write_progress(job.id, "apply", 0, expected.get("rows"))
     try:
@@ -878,6 +943,7 @@ def apply(job_id: int, actor_id: int | None, on_progress: Callable | None = None
         then = {k: expected.get(k) for k in compared}
         raise Conflict(f"the database changed since the dry run (then {then}, now {now}); nothing was written: "
                        "run the dry run again", dry_run=then, now=now)
+    forget_keys(job_id)
     job = db.session.get(ImportJob, job_id) or _job(job_id)
     job.status = "applied"
     job.applied_at = utcnow()
