@@ -26,7 +26,8 @@ def _park_body(ids):
 
 def _site_body(ids):
     n = next(_counter)
-    return {"park_id": ids["EDZ"], "name": f"测试企业{n}有限公司", "lon": 119.155 + n * 0.0005, "lat": 32.255}
+    # The counter is shared by every body factory: wrap, so the point stays inside the park however many there are.
+    return {"park_id": ids["EDZ"], "name": f"测试企业{n}有限公司", "lon": 119.155 + (n % 40) * 0.0005, "lat": 32.255}
 
 
 class Reaches(frozenset):

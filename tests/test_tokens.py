@@ -31,7 +31,12 @@ def _call(client, ids, method, path, body, headers=None, **kw):
         # Refused before the body is read; and the policy's body factories count (a site's place,
         # a park's code) on a counter tests/test_access.py relies on, so they are not called here.
         kwargs["json"] = {}
-    return client.open(path.format(**ids), method=method, **kwargs)
+    url = path.format(**ids)
+    if "?" in url and "query_string" in kwargs:  # a policy row with its own query: one query string for both
+        from urllib.parse import urlencode
+
+        url = f"{url}&{urlencode(kwargs.pop('query_string'))}"
+    return client.open(url, method=method, **kwargs)
 
 
 def _walk_refused(client, app, headers, why: str, **kw) -> None:
