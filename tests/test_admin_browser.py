@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from werkzeug.serving import make_server
 
 from tests.conftest import _watch_for_server_errors
-from tests.sync_helpers import HENGDA, load_field_data
+from tests.sync_helpers import HENGDA, load_field_data, now_cst
 from tests.test_browser import browser, log_in  # noqa: F401  (fixture)
 
 DESKTOP = {"width": 1280, "height": 800}
@@ -40,7 +40,8 @@ def admin_site(sqlite_app):
     errors = _watch_for_server_errors(sqlite_app)
     field = load_field_data(sqlite_app)
     with sqlite_app.app_context():
-        db.session.get(User, field["users"]["insp1"]).certificate_expires = dt.date.today() + dt.timedelta(days=10)
+        # Counted from the bureau's day (Beijing), as the server counts it, whatever the UTC time.
+        db.session.get(User, field["users"]["insp1"]).certificate_expires = now_cst().date() + dt.timedelta(days=10)
         db.session.commit()
     server = make_server("127.0.0.1", 0, sqlite_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
