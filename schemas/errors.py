@@ -10,7 +10,8 @@ import marshmallow as ma
 from marshmallow import fields
 
 
-class ChecklistItemSchema(ma.Schema):
+class ClosingConditionSchema(ma.Schema):
+    """One condition of closing without penalty and whether it is met (not a checklist item)."""
     key = fields.String()
     status = fields.String()
     detail = fields.String()
@@ -27,7 +28,7 @@ class ErrorSchema(ma.Schema):
         "description": "422 on filing a case or forming teams: each reason the people named do not qualify"})
     missing = fields.List(fields.String(), metadata={
         "description": "409 on closing without penalty: the conditions not yet met"})
-    checklist = fields.List(fields.Nested(ChecklistItemSchema), metadata={
+    checklist = fields.List(fields.Nested(ClosingConditionSchema), metadata={
         "description": "409 on closing without penalty: every condition and its status"})
     max_bytes = fields.Integer(metadata={"description": "413: the largest photo accepted, in bytes"})
     max_pixels = fields.Integer(metadata={"description": "413: the largest photo accepted, in pixels"})
